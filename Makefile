@@ -1,0 +1,50 @@
+# UFFDIO_MOVE for Linux 6.1: the workbench.  Each target is one call of
+# the small Python program in wb/ (python3 -m wb --help).
+WB = python3 -m wb
+CONFIG ?= guest
+FILES ?=
+TIMEOUT ?= 900
+
+.PHONY: run check tree series series-check series-bisect build vm shell \
+	check-host wb-selftests deps python3
+
+run: python3
+	$(WB) vm --config guest --timeout $(TIMEOUT) 'sh /wb/bin/run-demo'
+
+check: python3
+	$(WB) check
+
+tree: python3
+	$(WB) tree $(if $(FORCE),--force)
+
+series: python3
+	$(WB) series
+
+series-check: python3
+	$(WB) series-check
+
+series-bisect: python3
+	$(WB) series-check --bisect
+
+build: python3
+	$(WB) build --config $(CONFIG)
+
+vm: python3
+	$(WB) vm --config $(CONFIG) --timeout $(TIMEOUT) \
+		$(if $(FILES),--files $(FILES)) '$(CMD)'
+
+shell: python3
+	$(WB) shell --config $(CONFIG)
+
+check-host: python3
+	$(WB) host
+
+wb-selftests: python3
+	python3 -m unittest discover -s wb/tests -t .
+
+deps: python3
+	$(WB) deps
+
+python3:
+	@command -v python3 >/dev/null || \
+		{ apt-get update -q && apt-get install -y -q python3; }

@@ -1,0 +1,1 @@
+"""The UFFDIO_MOVE workbench: tree, build, guest and results, each small."""

@@ -1,0 +1,57 @@
+"""Command line of the workbench; the Makefile's targets call it."""
+import argparse
+import sys
+
+from . import check, deps, kbuild, series, tree
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog='python3 -m wb')
+    sub = ap.add_subparsers(dest='cmd', required=True)
+    sub.add_parser('deps', help='install the Debian packages needed')
+    p = sub.add_parser('tree', help='build/linux: base + patches/')
+    p.add_argument('--force', action='store_true')
+    sub.add_parser('series', help='export base..HEAD into patches/')
+    p = sub.add_parser('series-check', help='apply, checkpatch, bisect')
+    p.add_argument('--bisect', action='store_true')
+    p = sub.add_parser('build', help='build a kernel config')
+    p.add_argument('--config', default='guest')
+    p = sub.add_parser('vm', help='run a command in the guest')
+    p.add_argument('--config', default='guest')
+    p.add_argument('--files', default=None)
+    p.add_argument('--timeout', type=int, default=900)
+    p.add_argument('command')
+    p = sub.add_parser('shell', help='interactive guest shell')
+    p.add_argument('--config', default='guest')
+    sub.add_parser('check', help='the test suite')
+    sub.add_parser('host', help='the selftest on the host kernel')
+    a = ap.parse_args(argv)
+
+    if a.cmd == 'deps':
+        deps.ensure()
+        deps.ensure_source()
+    elif a.cmd == 'tree':
+        deps.ensure()
+        tree.make(force=a.force)
+    elif a.cmd == 'series':
+        series.export()
+    elif a.cmd == 'series-check':
+        deps.ensure()
+        series.check(bisect=a.bisect)
+    elif a.cmd == 'build':
+        deps.ensure()
+        check.ensure_tree()
+        kbuild.build(a.config)
+    elif a.cmd == 'vm':
+        return check.vm(a.config, a.command, a.files, a.timeout)
+    elif a.cmd == 'shell':
+        return check.shell(a.config)
+    elif a.cmd == 'check':
+        return check.check()
+    elif a.cmd == 'host':
+        return check.host()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,158 @@
+"""make check: workbench self-tests, then the series' tests in the
+debug guest, counted together into one "N passed, N failed" line."""
+import io
+import os
+import subprocess
+import sys
+import unittest
+
+from . import deps, guest, kbuild, paths, results, tree
+
+SELFTESTS = ['uffd-move', 'userfaultfd']
+USERSPACE = os.path.join(paths.BUILD, 'bin')
+GUEST_TIMEOUT = int(os.environ.get('TIMEOUT', '1800'))
+
+
+def report(tally, ok, name, detail=None, skip=False):
+    tally.add(results.Result(ok, name, skip))
+    print('%s - %s%s' % ('ok' if ok else 'not ok', name,
+                         ' # SKIP' if skip else ''), flush=True)
+    if detail and not ok:
+        for line in detail:
+            print('    ' + line)
+
+
+def workbench_selftests(tally):
+    deps.say('workbench self-tests')
+    suite = unittest.defaultTestLoader.discover(
+        os.path.join(paths.ROOT, 'wb', 'tests'), top_level_dir=paths.ROOT)
+    res = unittest.TextTestRunner(stream=io.StringIO(), verbosity=0).run(
+        suite)
+    bad = {t.id(): tb for t, tb in res.failures + res.errors}
+    for t in iter_tests(suite):
+        report(tally, t.id() not in bad, 'workbench: ' + t.id().split('.', 2)
+               [-1], bad.get(t.id(), '').splitlines()[-6:])
+
+
+def iter_tests(suite):
+    for t in suite:
+        if isinstance(t, unittest.TestSuite):
+            yield from iter_tests(t)
+        else:
+            yield t
+
+
+def ensure_tree():
+    if not os.path.isdir(os.path.join(paths.TREE, '.git')):
+        tree.make()
+        return
+    have = tree.git(paths.TREE, 'rev-list', '--count', 'base..HEAD',
+                    capture=True).stdout.strip()
+    deps.say('using %s as it is (%s commits after base)' % (paths.TREE, have))
+
+
+def build_userspace():
+    """The project's own static programs (workload, benchmarks, demo)."""
+    for d in ('demo', 'workload', 'bench'):
+        mk = os.path.join(paths.ROOT, d, 'Makefile')
+        if os.path.exists(mk):
+            r = subprocess.run(['make', '-s', '-C', os.path.dirname(mk),
+                                'OUT=' + USERSPACE], capture_output=True,
+                               text=True)
+            if r.returncode:
+                sys.stderr.write(r.stdout + r.stderr)
+                sys.exit('building %s failed' % d)
+    return USERSPACE
+
+
+def prepare(config):
+    deps.ensure()
+    ensure_tree()
+    kbuild.build(config)
+    bins = kbuild.selftests(config, SELFTESTS)
+    return [bins, build_userspace()]
+
+
+def echo_program_output(line):
+    line = results.clean(line)
+    if not results.is_kernel(line) and not line.startswith(
+            results.EXIT_MARKER):
+        print('  | ' + line, flush=True)
+
+
+def judge_boot(tally, run, what):
+    """The two checks every boot gets: it finished, and the log is clean."""
+    if run.timed_out:
+        report(tally, False, '%s finished before the timeout' % what,
+               ['guest killed; last console lines:'] +
+               [results.clean(l) for l in run.lines[-30:]])
+    else:
+        report(tally, run.status is not None,
+               '%s ran to completion' % what,
+               ['no exit status; last console lines:'] +
+               [results.clean(l) for l in run.lines[-30:]])
+    found = run.splats()
+    detail = []
+    for s in found:
+        detail += ['---- splat ----'] + s
+    report(tally, not found, 'kernel log of %s is clean' % what, detail)
+    print('    console log: %s' % run.log)
+
+
+def check():
+    tally = results.Tally()
+    workbench_selftests(tally)
+    bindirs = prepare('debug')
+    deps.say('booting the debug kernel under QEMU (TCG) to run the tests')
+    run = guest.boot('debug', cmd='run-tests', timeout=GUEST_TIMEOUT,
+                     echo=echo_program_output, bindirs=bindirs)
+    for r in results.tap_results(results.program_output(run.lines)):
+        report(tally, r.ok, r.name, skip=r.skip)
+    judge_boot(tally, run, 'the test guest')
+    print(tally.line(), flush=True)
+    return 1 if tally.failed else 0
+
+
+def vm(config, cmd, files, timeout):
+    bindirs = prepare(config)
+    deps.say('booting the %s kernel: %s' % (config, cmd))
+    run = guest.boot(config, cmd=cmd, files=files, timeout=timeout,
+                     echo=echo_program_output, bindirs=bindirs)
+    found = run.splats()
+    for s in found:
+        print('---- kernel splat ----\n' + '\n'.join(s))
+    if run.timed_out:
+        print('guest killed after %d s; console tail:' % timeout)
+        print('\n'.join(results.clean(l) for l in run.lines[-30:]))
+        return 124
+    print('==> exit status %s; console log: %s' % (run.status, run.log))
+    if run.status is None:
+        return 125
+    return run.status or (1 if found else 0)
+
+
+def shell(config):
+    bindirs = prepare(config)
+    deps.say('booting the %s kernel; leave with "poweroff" or Ctrl-A X'
+             % config)
+    guest.boot(config, interactive=True, bindirs=bindirs)
+    return 0
+
+
+def host():
+    """The same uffd-move binary on the host: the reference kernel."""
+    bindirs = prepare('debug')
+    binary = os.path.join(bindirs[0], 'uffd-move')
+    if not os.path.exists(binary):
+        sys.exit('no uffd-move selftest in the series yet')
+    deps.say('running %s on the host kernel (%s)' %
+             (binary, os.uname().release))
+    tally = results.Tally()
+    r = subprocess.run([binary], capture_output=True, text=True)
+    sys.stdout.write(r.stdout + r.stderr)
+    for t in results.tap_results(r.stdout.splitlines()):
+        tally.add(t)
+    if r.returncode not in (0, 4) and not tally.failed:
+        tally.failed += 1
+    print(tally.line())
+    return 1 if tally.failed else 0

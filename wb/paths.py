@@ -1,0 +1,22 @@
+"""Where things live.  Everything generated stays under build/."""
+import os
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BUILD = os.path.join(ROOT, 'build')
+TREE = os.path.join(BUILD, 'linux')
+PATCHES = os.path.join(ROOT, 'patches')
+CONFIGS = os.path.join(ROOT, 'configs')
+GUEST = os.path.join(ROOT, 'guest')
+BASE_VERSION_FILE = os.path.join(ROOT, 'base-version')
+SOURCE_PACKAGE = 'linux-source-6.1'
+SOURCE_TARBALL = '/usr/src/linux-source-6.1.tar.xz'
+
+
+def obj(config):
+    """Out-of-tree object directory of one kernel config."""
+    return os.path.join(BUILD, 'obj', config)
+
+
+def base_version():
+    with open(BASE_VERSION_FILE) as f:
+        return f.read().split()[0]
