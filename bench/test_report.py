@@ -1,0 +1,85 @@
+"""Unit tests of report.py (python3 -m unittest test_report)."""
+import io
+import os
+import tempfile
+import unittest
+from contextlib import redirect_stdout
+
+import report
+
+OURS = """\
+[   12.345678] random kernel line
+# bench=uffd-bench kernel=6.1.99 uffd_move=1 thp=madvise pages=64 reps=3
+case=move_contig pages=64 page_bytes=4096 reps=3 ns_per_page_median=100.0 min=90.0 max=120.0 q1=95 q3=110\r
+case=copy_contig pages=64 page_bytes=4096 reps=3 ns_per_page_median=400.0 min=380.0 max=500.0 q1=390 q3=450
+case=thp_move_pmd skipped=thp_never
+workload=gcsim mode=copy heap_mib=8 threads=2 recycle=0 compaction_ms=20.0 lat_median_us=10 lat_p99_us=50 verify=ok
+workload=gcsim mode=copy heap_mib=8 threads=2 recycle=0 compaction_ms=30.0 lat_median_us=12 lat_p99_us=70 verify=ok
+workload=gcsim mode=copy heap_mib=8 threads=2 recycle=0 compaction_ms=25.0 lat_median_us=11 lat_p99_us=60 verify=ok
+workload=gcsim mode=move heap_mib=8 threads=2 recycle=1 compaction_ms=10.0 lat_median_us=5 lat_p99_us=20 verify=ok
+workload=gcsim mode=summary heap_mib=8 reps=1 move_over_copy=0.4 verify=ok
+"""
+UPS = """\
+# bench=uffd-bench kernel=6.12.0 uffd_move=1 thp=always
+case=move_contig pages=64 page_bytes=4096 reps=3 ns_per_page_median=50.0 min=45.0 max=60.0 q1=1 q3=2
+case=move_contig pages=64 page_bytes=4096 reps=3 ns_per_page_median=70.0 min=40.0 max=80.0 q1=1 q3=2
+workload=gcsim mode=move heap_mib=8 threads=2 recycle=1 compaction_ms=12.0 verify=FAILED
+"""
+
+
+class ReportTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.TemporaryDirectory()
+        self.ours = os.path.join(self.dir.name, 'ours.txt')
+        self.ups = os.path.join(self.dir.name, 'ups.txt')
+        with open(self.ours, 'w') as f:
+            f.write(OURS)
+        with open(self.ups, 'w') as f:
+            f.write(UPS)
+
+    def tearDown(self):
+        self.dir.cleanup()
+
+    def test_parse(self):
+        r = report.Results(self.ours)
+        self.assertEqual(r.meta['kernel'], '6.1.99')
+        self.assertEqual(r.rows['move_contig']['median'], 100.0)
+        self.assertEqual(r.rows['move_contig']['lo'], 90.0)
+        self.assertIsNone(r.rows['thp_move_pmd']['median'])
+        self.assertEqual(r.rows['gcsim copy 8M t2 time']['median'], 25.0)
+        self.assertEqual(r.rows['gcsim copy 8M t2 time']['lo'], 20.0)
+        self.assertEqual(r.rows['gcsim copy 8M t2 time']['hi'], 30.0)
+        self.assertAlmostEqual(r.rows['gcsim MOVE/COPY 8M t2']['median'], 0.4)
+        self.assertAlmostEqual(r.rows['MOVE/COPY contig']['median'], 0.25)
+        self.assertEqual(r.failed, [])
+
+    def test_merge_and_failed(self):
+        r = report.Results(self.ups)
+        self.assertEqual(r.rows['move_contig']['median'], 60.0)
+        self.assertEqual(r.rows['move_contig']['lo'], 40.0)
+        self.assertEqual(r.rows['move_contig']['hi'], 80.0)
+        self.assertEqual(len(r.failed), 1)
+
+    def test_compare(self):
+        buf = io.StringIO()
+        with redirect_stdout(buf):
+            rc = report.main([self.ours, self.ups])
+        self.assertEqual(rc, 0)
+        out = buf.getvalue()
+        line = [l for l in out.splitlines() if l.startswith('move_contig ')][0]
+        self.assertIn('1.67', line)          # 100 / 60
+        self.assertIn('FAILED verification', out)
+
+    def test_empty_file(self):
+        empty = os.path.join(self.dir.name, 'empty.txt')
+        open(empty, 'w').close()
+        with redirect_stdout(io.StringIO()), \
+                redirect_stdout(io.StringIO()):
+            import contextlib
+            with contextlib.redirect_stderr(io.StringIO()):
+                self.assertEqual(report.main([empty]), 2)
+                self.assertEqual(report.main([os.path.join(self.dir.name, 'nope')]), 2)
+
+
+if __name__ == '__main__':
+    unittest.main()

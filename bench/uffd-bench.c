@@ -1,0 +1,588 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uffd-bench - per-page cost of UFFDIO_MOVE vs UFFDIO_COPY vs mremap.
+ *
+ * Every case maps a fresh source and destination for each repetition, sets
+ * them up outside the timed region, times only the operation with
+ * CLOCK_MONOTONIC, checks the result (a per-page tag at the destination),
+ * and unmaps. One untimed warm-up repetition precedes the timed ones.
+ * Output: one "case=NAME key=value..." line per case with the median,
+ * minimum, maximum and quartiles of ns per 4 KiB page over the repetitions.
+ * See bench/README.md for what each case measures.
+ *
+ * Exit status: 0 ok (skipped cases included), 1 a result was wrong (data
+ * lost or misplaced), 2 bad usage, 3 system error.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../workload/uffd-move-abi.h"
+
+#define HPAGE (2ul << 20)
+#define MAX_REPS 101
+
+static const char *prog = "uffd-bench";
+static size_t pg;
+static int uffd = -1;
+static int have_move;
+static char thp_mode[32] = "unavailable";
+static int thp_ok;
+static uint64_t seed = 1;
+static int errors;
+
+static void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+static uint64_t rnd(uint64_t *s)
+{
+	*s += 0x9e3779b97f4a7c15ull;
+	uint64_t x = *s;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+static uint64_t tag(uint64_t i)
+{
+	return 0x7a67000000000000ull ^ (i * 0x9e3779b97f4a7c15ull);
+}
+
+/* ------------------------------------------------------------------ */
+/* memory helpers                                                      */
+
+/* Map len bytes aligned to align, anonymous private. */
+static char *map_aligned(size_t len, size_t align, int prot)
+{
+	size_t tot = len + align;
+	char *p = mmap(NULL, tot, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		       -1, 0);
+	uintptr_t a;
+
+	if (p == MAP_FAILED)
+		die(3, "mmap %zu bytes: %s", tot, strerror(errno));
+	a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
+	if (a > (uintptr_t)p)
+		munmap(p, a - (uintptr_t)p);
+	if ((uintptr_t)p + tot > a + len)
+		munmap((char *)a + len, (uintptr_t)p + tot - (a + len));
+	return (char *)a;
+}
+
+static char *map_area(size_t len, int huge)
+{
+	char *p = map_aligned(len, huge ? HPAGE : pg, PROT_READ | PROT_WRITE);
+
+	madvise(p, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+	return p;
+}
+
+/* Fill: write the page tag in the first word of every page (faults it in). */
+static void populate(char *p, size_t npages, int huge)
+{
+	if (huge)
+		for (size_t i = 0; i < npages; i += HPAGE / pg)
+			p[i * pg + 8] = 1;	/* one fault per huge page */
+	for (size_t i = 0; i < npages; i++)
+		*(uint64_t *)(p + i * pg) = tag(i);
+}
+
+static void uffd_register(char *p, size_t len)
+{
+	struct uffdio_register reg = {
+		.range = { .start = (uintptr_t)p, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
+		die(3, "UFFDIO_REGISTER: %s", strerror(errno));
+}
+
+static void check_dst(const char *cname, char *p, size_t npages)
+{
+	for (size_t i = 0; i < npages; i++) {
+		uint64_t v = *(volatile uint64_t *)(p + i * pg);
+
+		if (v != tag(i)) {
+			fprintf(stderr, "%s: ERROR case %s: page %zu holds %#" PRIx64
+				", want %#" PRIx64 "\n", prog, cname, i, v, tag(i));
+			errors++;
+			return;
+		}
+	}
+}
+
+/* kB of AnonHugePages in the smaps entry containing addr, -1 if unknown */
+static long smaps_huge_kb(void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0;
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {	/* a VMA header */
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return in ? kb : -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* operations                                                          */
+
+static void do_move(char *dst, char *src, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		struct uffdio_move m = {
+			.dst = (uintptr_t)dst + done, .src = (uintptr_t)src + done,
+			.len = len - done, .mode = 0,
+		};
+
+		if (ioctl(uffd, UFFDIO_MOVE, &m) == 0)
+			return;
+		if (errno == EAGAIN) {
+			if (m.move > 0)
+				done += (size_t)m.move;
+			continue;
+		}
+		die(3, "UFFDIO_MOVE dst=%p src=%p len=%zu: %s", dst + done,
+		    src + done, len - done, strerror(errno));
+	}
+}
+
+static void do_copy(char *dst, char *src, size_t len)
+{
+	size_t done = 0;
+
+	while (done < len) {
+		struct uffdio_copy c = {
+			.dst = (uintptr_t)dst + done, .src = (uintptr_t)src + done,
+			.len = len - done, .mode = 0,
+		};
+
+		if (ioctl(uffd, UFFDIO_COPY, &c) == 0)
+			return;
+		if (errno == EAGAIN) {
+			if (c.copy > 0)
+				done += (size_t)c.copy;
+			continue;
+		}
+		die(3, "UFFDIO_COPY dst=%p len=%zu: %s", dst + done, len - done,
+		    strerror(errno));
+	}
+}
+
+static void do_mremap(char *dst, char *src, size_t len)
+{
+	if (mremap(src, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, dst) == MAP_FAILED)
+		die(3, "mremap: %s", strerror(errno));
+}
+
+/* ------------------------------------------------------------------ */
+/* cases                                                               */
+
+enum kind { K_MOVE, K_MOVE_ALLOC, K_COPY, K_COPY_DONTNEED, K_MEMCPY, K_MREMAP };
+
+struct bcase {
+	const char *name;
+	enum kind kind;
+	int scatter;	/* one call per page, random order */
+	int thp;	/* 2 MiB THP source */
+	int per4k;	/* THP source moved with one call per 4 KiB page */
+	const char *what;
+};
+
+static const struct bcase cases[] = {
+	{ "move_contig", K_MOVE, 0, 0, 0, "UFFDIO_MOVE, one call for the run, resident source" },
+	{ "move_alloc_contig", K_MOVE_ALLOC, 0, 0, 0, "write-fault the source page, then UFFDIO_MOVE" },
+	{ "copy_contig", K_COPY, 0, 0, 0, "UFFDIO_COPY, one call for the run (kernel allocates)" },
+	{ "copy_dontneed_contig", K_COPY_DONTNEED, 0, 0, 0, "UFFDIO_COPY + MADV_DONTNEED of the source" },
+	{ "memcpy_prepop", K_MEMCPY, 0, 0, 0, "memcpy into already-populated pages (no allocation)" },
+	{ "mremap_contig", K_MREMAP, 0, 0, 0, "mremap of the whole run" },
+	{ "move_scatter", K_MOVE, 1, 0, 0, "UFFDIO_MOVE, one call per page, random order" },
+	{ "copy_scatter", K_COPY, 1, 0, 0, "UFFDIO_COPY, one call per page, random order" },
+	{ "memcpy_scatter", K_MEMCPY, 1, 0, 0, "memcpy per page into populated pages, random order" },
+	{ "mremap_scatter", K_MREMAP, 1, 0, 0, "mremap, one call per page, random order" },
+	{ "thp_move_pmd", K_MOVE, 0, 1, 0, "UFFDIO_MOVE of whole 2 MiB THPs (PMD move)" },
+	{ "thp_move_4k", K_MOVE, 0, 1, 1, "UFFDIO_MOVE of THPs in 512 calls of 4 KiB each (split)" },
+	{ "thp_copy", K_COPY, 0, 1, 0, "UFFDIO_COPY of THP-backed 2 MiB ranges" },
+	{ "thp_mremap", K_MREMAP, 0, 1, 0, "mremap of whole 2 MiB THPs" },
+};
+#define NCASES (sizeof(cases) / sizeof(cases[0]))
+
+struct rep_info {
+	long src_huge_kb, dst_huge_kb;
+};
+
+/* One repetition: returns elapsed ns for the timed part. */
+static uint64_t run_rep(const struct bcase *c, size_t npages, const size_t *perm,
+			struct rep_info *ri)
+{
+	size_t len = npages * pg;
+	int huge = c->thp;
+	char *src, *dst;
+	uint64_t t0, t1;
+
+	src = map_area(len, huge);
+	if (c->kind == K_MREMAP) {
+		/* a reserved range for MREMAP_FIXED to land in */
+		dst = map_aligned(len, huge ? HPAGE : pg, PROT_NONE);
+	} else {
+		dst = map_area(len, huge);
+	}
+	if (c->kind == K_MOVE_ALLOC) {
+		/* source mapped but empty: the timed part faults it in */
+	} else {
+		populate(src, npages, huge);
+	}
+	if (c->kind == K_MEMCPY)
+		populate(dst, npages, huge);	/* resident destination */
+	if (c->kind != K_MREMAP && c->kind != K_MEMCPY)
+		uffd_register(dst, len);
+	ri->src_huge_kb = huge ? smaps_huge_kb(src) : 0;
+
+	t0 = now_ns();
+	switch (c->kind) {
+	case K_MOVE:
+		if (c->scatter) {
+			for (size_t k = 0; k < npages; k++)
+				do_move(dst + perm[k] * pg, src + perm[k] * pg, pg);
+		} else if (c->per4k) {
+			for (size_t i = 0; i < npages; i++)
+				do_move(dst + i * pg, src + i * pg, pg);
+		} else {
+			do_move(dst, src, len);
+		}
+		break;
+	case K_MOVE_ALLOC:
+		for (size_t i = 0; i < npages; i++)
+			*(uint64_t *)(src + i * pg) = tag(i);
+		do_move(dst, src, len);
+		break;
+	case K_COPY:
+		if (c->scatter)
+			for (size_t k = 0; k < npages; k++)
+				do_copy(dst + perm[k] * pg, src + perm[k] * pg, pg);
+		else
+			do_copy(dst, src, len);
+		break;
+	case K_COPY_DONTNEED:
+		do_copy(dst, src, len);
+		madvise(src, len, MADV_DONTNEED);
+		break;
+	case K_MEMCPY:
+		if (c->scatter)
+			for (size_t k = 0; k < npages; k++)
+				memcpy(dst + perm[k] * pg, src + perm[k] * pg, pg);
+		else
+			memcpy(dst, src, len);
+		break;
+	case K_MREMAP:
+		if (c->scatter)
+			for (size_t k = 0; k < npages; k++)
+				do_mremap(dst + perm[k] * pg, src + perm[k] * pg, pg);
+		else
+			do_mremap(dst, src, len);
+		break;
+	}
+	t1 = now_ns();
+
+	ri->dst_huge_kb = huge ? smaps_huge_kb(dst) : 0;
+	check_dst(c->name, dst, npages);
+	munmap(dst, len);
+	munmap(src, len);	/* after mremap: a hole, harmless */
+	return t1 - t0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double quantile(const double *v, int n, double q)
+{
+	double pos = q * (n - 1);
+	int i = (int)pos;
+	double f = pos - i;
+
+	return i + 1 < n ? v[i] * (1 - f) + v[i + 1] * f : v[n - 1];
+}
+
+static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
+		     int reps)
+{
+	size_t npages = c->thp ? thp_pages : npages4k;
+	size_t *perm = calloc(npages, sizeof(*perm));
+	double v[MAX_REPS];
+	struct rep_info ri = { 0, 0 };
+	long min_src_huge = -2, min_dst_huge = -2;
+	uint64_t r = seed;
+
+	if (!perm)
+		die(3, "out of memory");
+	if ((c->kind == K_MOVE || c->kind == K_MOVE_ALLOC) && !have_move) {
+		printf("case=%s skipped=no_uffd_move\n", c->name);
+		free(perm);
+		return;
+	}
+	if (c->thp && !thp_ok) {
+		printf("case=%s skipped=thp_%s\n", c->name, thp_mode);
+		free(perm);
+		return;
+	}
+	for (size_t i = 0; i < npages; i++)
+		perm[i] = i;
+	for (size_t i = npages; i > 1; i--) {
+		size_t j = rnd(&r) % i, t = perm[i - 1];
+
+		perm[i - 1] = perm[j];
+		perm[j] = t;
+	}
+	run_rep(c, npages, perm, &ri);	/* warm-up, not counted */
+	for (int k = 0; k < reps; k++) {
+		v[k] = (double)run_rep(c, npages, perm, &ri) / npages;
+		if (c->thp) {
+			if (min_src_huge == -2 || ri.src_huge_kb < min_src_huge)
+				min_src_huge = ri.src_huge_kb;
+			if (min_dst_huge == -2 || ri.dst_huge_kb < min_dst_huge)
+				min_dst_huge = ri.dst_huge_kb;
+		}
+	}
+	qsort(v, reps, sizeof(double), cmp_double);
+	printf("case=%s pages=%zu page_bytes=%zu reps=%d ns_per_page_median=%.1f "
+	       "min=%.1f max=%.1f q1=%.1f q3=%.1f", c->name, npages, pg, reps,
+	       quantile(v, reps, 0.5), v[0], v[reps - 1], quantile(v, reps, 0.25),
+	       quantile(v, reps, 0.75));
+	if (c->thp) {
+		/* THP actually used at the source; where it ended up */
+		printf(" src_thp_kb=%ld dst_thp_kb=%ld", min_src_huge, min_dst_huge);
+		if ((size_t)min_src_huge * 1024 < npages * pg)
+			printf(" note=source_not_fully_thp");
+	}
+	printf("\n");
+	fflush(stdout);
+	free(perm);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: %s [options]\n"
+"Per-page cost of UFFDIO_MOVE vs UFFDIO_COPY vs mremap (ns per 4 KiB page).\n"
+"\n"
+"  -p, --pages N       4 KiB pages per repetition for the 4 KiB cases\n"
+"                      (default 2048 = 8 MiB, 16..1048576)\n"
+"  -T, --thp-mib N     MiB per repetition for the THP cases, a multiple of 2\n"
+"                      (default 8)\n"
+"  -r, --reps N        timed repetitions per case, 1..%d (default 7), after\n"
+"                      one untimed warm-up\n"
+"  -c, --cases LIST    comma-separated case names (default: all)\n"
+"  -S, --seed N        order of the scattered cases (default 1)\n"
+"  -l, --list          list the cases and exit\n"
+"  -h, --help          this text\n"
+"\n"
+"Output: a '# bench=uffd-bench ...' header line, then one line per case:\n"
+"  case=NAME pages=N page_bytes=4096 reps=R ns_per_page_median=X min=X max=X\n"
+"  q1=X q3=X [src_thp_kb=K dst_thp_kb=K]\n"
+"or 'case=NAME skipped=REASON'. Exit status: 0 ok, 1 wrong data after an\n"
+"operation, 2 bad usage, 3 system error.\n", prog, MAX_REPS);
+}
+
+static void bad_opt(const char *what, const char *arg)
+{
+	fprintf(stderr, "%s: bad %s '%s'\nTry '%s --help'.\n", prog, what, arg, prog);
+	exit(2);
+}
+
+static int parse_num(const char *s, unsigned long *v)
+{
+	char *e;
+
+	if (!s || !*s || *s == '-')
+		return -1;
+	errno = 0;
+	*v = strtoul(s, &e, 0);
+	return errno || *e ? -1 : 0;
+}
+
+static void detect_thp(void)
+{
+	FILE *f = fopen("/sys/kernel/mm/transparent_hugepage/enabled", "r");
+	char buf[128];
+
+	thp_ok = 0;
+	if (!f)
+		return;
+	if (fgets(buf, sizeof(buf), f)) {
+		char *a = strchr(buf, '['), *b = a ? strchr(a, ']') : NULL;
+
+		if (a && b && b - a - 1 < (long)sizeof(thp_mode)) {
+			memcpy(thp_mode, a + 1, b - a - 1);
+			thp_mode[b - a - 1] = 0;
+			thp_ok = strcmp(thp_mode, "never") != 0;
+		}
+	}
+	fclose(f);
+	if (sysconf(_SC_PAGESIZE) != 4096)
+		thp_ok = 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option lopts[] = {
+		{ "pages", required_argument, 0, 'p' },
+		{ "thp-mib", required_argument, 0, 'T' },
+		{ "reps", required_argument, 0, 'r' },
+		{ "cases", required_argument, 0, 'c' },
+		{ "seed", required_argument, 0, 'S' },
+		{ "list", no_argument, 0, 'l' },
+		{ "help", no_argument, 0, 'h' },
+		{ 0, 0, 0, 0 },
+	};
+	unsigned long npages = 2048, thp_mib = 8, reps = 7, v;
+	char *sel = NULL;
+	int c;
+	char want[NCASES];
+
+	memset(want, 1, sizeof(want));
+	while ((c = getopt_long(argc, argv, "p:T:r:c:S:lh", lopts, NULL)) != -1) {
+		switch (c) {
+		case 'p':
+			if (parse_num(optarg, &v) || v < 16 || v > 1048576)
+				bad_opt("--pages (want 16..1048576)", optarg);
+			npages = v;
+			break;
+		case 'T':
+			if (parse_num(optarg, &v) || v < 2 || v > 4096 || v % 2)
+				bad_opt("--thp-mib (want an even number 2..4096)", optarg);
+			thp_mib = v;
+			break;
+		case 'r':
+			if (parse_num(optarg, &v) || v < 1 || v > MAX_REPS)
+				bad_opt("--reps (want 1..101)", optarg);
+			reps = v;
+			break;
+		case 'c':
+			sel = optarg;
+			break;
+		case 'S':
+			if (parse_num(optarg, &v))
+				bad_opt("--seed", optarg);
+			seed = v;
+			break;
+		case 'l':
+			for (size_t i = 0; i < NCASES; i++)
+				printf("%-22s %s\n", cases[i].name, cases[i].what);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			fprintf(stderr, "Try '%s --help'.\n", prog);
+			return 2;
+		}
+	}
+	if (optind < argc)
+		bad_opt("argument", argv[optind]);
+	if (sel) {
+		char *dup = strdup(sel), *tok, *save = NULL;
+
+		memset(want, 0, sizeof(want));
+		for (tok = strtok_r(dup, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			size_t i;
+
+			for (i = 0; i < NCASES; i++)
+				if (!strcmp(tok, cases[i].name))
+					break;
+			if (i == NCASES)
+				bad_opt("case name in --cases (see --list)", tok);
+			want[i] = 1;
+		}
+		free(dup);
+	}
+
+	pg = (size_t)sysconf(_SC_PAGESIZE);
+	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0 && (errno == EPERM || errno == EINVAL))
+		uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (uffd < 0)
+		die(3, "userfaultfd: %s", strerror(errno));
+	{
+		/* probe on a throwaway fd, then ask for MOVE only if offered */
+		struct uffdio_api api = { .api = UFFD_API, .features = 0 };
+
+		if (ioctl(uffd, UFFDIO_API, &api))
+			die(3, "UFFDIO_API: %s", strerror(errno));
+		have_move = !!(api.features & UFFD_FEATURE_MOVE);
+		close(uffd);
+		uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+		if (uffd < 0)
+			uffd = syscall(__NR_userfaultfd,
+				       O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+		if (uffd < 0)
+			die(3, "userfaultfd: %s", strerror(errno));
+		api.api = UFFD_API;
+		api.features = have_move ? UFFD_FEATURE_MOVE : 0;
+		if (ioctl(uffd, UFFDIO_API, &api))
+			die(3, "UFFDIO_API: %s", strerror(errno));
+	}
+	detect_thp();
+
+	struct utsname u;
+	uname(&u);
+	printf("# bench=uffd-bench kernel=%s uffd_move=%d thp=%s pages=%lu thp_mib=%lu "
+	       "reps=%lu clock=CLOCK_MONOTONIC unit=ns_per_4k_page\n", u.release,
+	       have_move, thp_mode, npages, thp_mib, reps);
+	fflush(stdout);
+	for (size_t i = 0; i < NCASES; i++)
+		if (want[i])
+			run_case(&cases[i], npages, thp_mib * (1ul << 20) / pg, (int)reps);
+	if (errors)
+		fprintf(stderr, "%s: %d case(s) produced wrong data\n", prog, errors);
+	return errors ? 1 : 0;
+}
