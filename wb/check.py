@@ -26,12 +26,13 @@ def workbench_selftests(tally):
     deps.say('workbench self-tests')
     suite = unittest.defaultTestLoader.discover(
         os.path.join(paths.ROOT, 'wb', 'tests'), top_level_dir=paths.ROOT)
+    ids = [t.id() for t in iter_tests(suite)]
     res = unittest.TextTestRunner(stream=io.StringIO(), verbosity=0).run(
         suite)
     bad = {t.id(): tb for t, tb in res.failures + res.errors}
-    for t in iter_tests(suite):
-        report(tally, t.id() not in bad, 'workbench: ' + t.id().split('.', 2)
-               [-1], bad.get(t.id(), '').splitlines()[-6:])
+    for i in ids:
+        report(tally, i not in bad, 'workbench: ' + i.split('.', 2)[-1],
+               bad.get(i, '').splitlines()[-6:])
 
 
 def iter_tests(suite):

@@ -14,9 +14,10 @@ KERNEL_RE = re.compile(r'^\[\s*\d+\.\d+\]')
 SPLAT_PATTERNS = [
     r'WARNING:', r'BUG:', r'kernel BUG at', r'Oops', r'general protection',
     r'Kernel panic', r'possible circular locking', r'possible recursive locking',
-    r'inconsistent lock state', r'lockdep', r'KASAN', r'KFENCE:',
+    r'inconsistent lock state', r'suspicious RCU usage', r'KASAN',
+    r'KFENCE:',
     r'UBSAN', r'Bad rss-counter', r'Bad page', r'soft lockup',
-    r'blocked for more than', r'hung_task', r'rcu_.*stall', r'stall on CPU',
+    r'blocked for more than', r'rcu_.*stall', r'stall on CPU',
     r'list_add corruption', r'list_del corruption', r'page_table_check',
     r'Call Trace:',
 ]

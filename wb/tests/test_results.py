@@ -4,6 +4,7 @@ from wb import results
 
 BOOT_OK = """\
 [    0.000000] Linux version 6.1.0 (root@vm) #1 SMP PREEMPT_DYNAMIC
+[    0.011000] rcu: 	RCU lockdep checking is enabled.
 [    0.012000] Lock dependency validator: Copyright (c) 2006 Red Hat, Inc.
 [    0.150000] kfence: initialized - using 2097152 bytes for 255 objects
 [    1.000000] Run /init as init process
