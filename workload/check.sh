@@ -20,6 +20,14 @@ out=$("$GCSIM" --kv --heap 4M --mode move --no-recycle -t 3 --obj-size 24-20000 
 out=$("$GCSIM" --kv --heap 2M --mode both --live 1 -t 0 2>&1)
 [ $? -eq 0 ] && ok "all live, no mutators" || { ko "live=1 t=0"; echo "$out"; }
 
+out=$("$GCSIM" --kv --heap 2M --mode move --assume-no-move 2>&1); rc=$?
+if [ $rc -eq 0 ] && echo "$out" | grep -q '^# notice' && \
+   echo "$out" | grep -q 'mode=copy' && ! echo "$out" | grep -q 'mode=move'; then
+	ok "without UFFD_FEATURE_MOVE: notice, copy mode only, status 0"
+else
+	ko "no-move fallback (status $rc)"; echo "$out"
+fi
+
 for a in "--heap 1x" "--heap 1K" "--live 0" "--live 2" "--obj-size 8-16" \
 	 "--obj-size 64" "--threads 65" "--mode fast" "--reps 0" "--seed -1" \
 	 "--nope" "stray-arg"; do

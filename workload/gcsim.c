@@ -93,6 +93,7 @@ struct opts {
 	int reps;
 	int quiet;
 	int corrupt;		/* hidden self test */
+	int no_move;		/* hidden: act as if UFFD_FEATURE_MOVE were missing */
 };
 
 struct tstat {			/* per installer thread */
@@ -1323,6 +1324,7 @@ int main(int argc, char **argv)
 		{ "quiet", no_argument, 0, 'q' },
 		{ "help", no_argument, 0, 'h' },
 		{ "self-test-corrupt", no_argument, 0, 'C' },
+		{ "assume-no-move", no_argument, 0, 'A' },
 		{ 0, 0, 0, 0 },
 	};
 	struct opts o = {
@@ -1414,6 +1416,9 @@ int main(int argc, char **argv)
 		case 'C':
 			o.corrupt = 1;
 			break;
+		case 'A':
+			o.no_move = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -1430,6 +1435,11 @@ int main(int argc, char **argv)
 
 	uint64_t feat = uffd_probe_features();
 	int have_move = !!(feat & UFFD_FEATURE_MOVE);
+
+	if (o.no_move) {
+		feat &= ~(uint64_t)UFFD_FEATURE_MOVE;
+		have_move = 0;
+	}
 	struct utsname u;
 
 	uname(&u);
