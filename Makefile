@@ -5,11 +5,15 @@ CONFIG ?= guest
 FILES ?=
 TIMEOUT ?= 900
 
-.PHONY: run check tree series series-check series-bisect build vm shell \
+.PHONY: run bench check tree series series-check series-bisect build vm shell \
 	check-host wb-selftests deps python3
 
 run: python3
-	$(WB) vm --config guest --timeout $(TIMEOUT) 'sh /wb/bin/run-demo'
+	$(WB) vm --config guest --files workload --timeout $(TIMEOUT) \
+		'sh /wb/bin/run-demo'
+
+bench: python3
+	$(WB) bench $(if $(REF),--ref $(REF))
 
 check: python3
 	$(WB) check

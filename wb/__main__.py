@@ -25,6 +25,8 @@ def main(argv=None):
     p.add_argument('--config', default='guest')
     sub.add_parser('check', help='the test suite')
     sub.add_parser('host', help='the selftest on the host kernel')
+    p = sub.add_parser('bench', help='benchmarks in the guest')
+    p.add_argument('--ref', default=None, help='also upstream, e.g. 6.12')
     a = ap.parse_args(argv)
 
     if a.cmd == 'deps':
@@ -48,6 +50,8 @@ def main(argv=None):
         return check.shell(a.config)
     elif a.cmd == 'check':
         return check.check()
+    elif a.cmd == 'bench':
+        return check.bench(a.ref)
     elif a.cmd == 'host':
         return check.host()
     return 0

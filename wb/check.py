@@ -157,3 +157,55 @@ def host():
         tally.failed += 1
     print(tally.line())
     return 1 if tally.failed else 0
+
+
+REF_TREES = {'6.12': ('linux-source-6.12', '/usr/src/linux-source-6.12.tar.xz')}
+
+
+def ref_tree(ref):
+    """An upstream baseline tree (unpacked, not patched) for benchmarks."""
+    if ref not in REF_TREES:
+        sys.exit('unknown REF %r (known: %s)' % (ref, ', '.join(REF_TREES)))
+    pkg, tarball = REF_TREES[ref]
+    path = os.path.join(paths.BUILD, 'ref-' + ref)
+    if not os.path.isdir(path):
+        deps.ensure([pkg])
+        deps.say('unpacking %s into %s' % (tarball, path))
+        tmp = path + '.unpack'
+        os.makedirs(tmp, exist_ok=True)
+        subprocess.run(['tar', 'xf', tarball, '-C', tmp], check=True)
+        os.rename(os.path.join(tmp, os.listdir(tmp)[0]), path)
+        os.rmdir(tmp)
+    return path
+
+
+def bench_once(config, bindirs, out):
+    deps.say('benchmarks in the %s guest (several minutes under TCG)'
+             % config)
+    run = guest.boot(config, cmd='sh run-guest.sh',
+                     files=os.path.join(paths.ROOT, 'bench'),
+                     timeout=GUEST_TIMEOUT, echo=echo_program_output,
+                     bindirs=bindirs)
+    with open(out, 'w') as f:
+        f.write('\n'.join(results.program_output(run.lines)) + '\n')
+    if not run.ok():
+        for s in run.splats():
+            print('---- kernel splat ----\n' + '\n'.join(s))
+        sys.exit('benchmark run in %s failed (status %s); console log: %s'
+                 % (config, run.status, run.log))
+    return out
+
+
+def bench(ref=None):
+    outdir = os.path.join(paths.BUILD, 'bench')
+    os.makedirs(outdir, exist_ok=True)
+    bindirs = prepare('guest')
+    files = [bench_once('guest', bindirs, os.path.join(outdir, 'ours.txt'))]
+    if ref:
+        config = 'ref-' + ref
+        kbuild.build(config, ref_tree(ref))
+        files.append(bench_once(config, bindirs,
+                                os.path.join(outdir, 'upstream-%s.txt' % ref)))
+    return subprocess.call([sys.executable,
+                            os.path.join(paths.ROOT, 'bench', 'report.py')]
+                           + files)

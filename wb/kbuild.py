@@ -14,6 +14,7 @@ CONFIGS = {
     'guest': ['guest.config'],
     'debug': ['guest.config', 'debug.config'],
     'bisect': ['guest.config'],
+    'ref-6.12': ['guest.config'],
 }
 
 
@@ -54,6 +55,9 @@ def configure(config, tree=paths.TREE):
                        + fragments(config), cwd=tree, capture_output=True,
                        text=True)
     missing = unmet(r.stdout + r.stderr)
+    if missing and config.startswith('ref-') and not r.returncode:
+        print('WARNING: %s lacks %s' % (config, ' '.join(missing)))
+        missing = []
     if r.returncode or missing:
         sys.stderr.write(r.stdout[-3000:] + r.stderr[-3000:])
         sys.exit('config %s: Kconfig did not accept: %s' %

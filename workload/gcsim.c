@@ -700,10 +700,14 @@ static int install_page(struct sim *s, struct tstat *ts, uint64_t p)
 	compact_page(s, p, scratch);
 	if (!s->move) {
 		ok = do_copy(s, ts, dst, scratch);
+		if (ok) {
+			ts->installs++;
+			page_installed(s, p);
+		}
 		/* give the scratch page back, as ART does after UFFDIO_COPY */
 		madvise(scratch, s->pg, MADV_DONTNEED);
 		ts->fresh++;
-		goto out;
+		return ok;
 	}
 	for (;;) {
 		struct uffdio_move m = {
@@ -841,7 +845,12 @@ static void touch_object(struct sim *s, struct mutator *m, uint32_t k)
 	for (uint64_t p = p0; p <= p1; p++) {
 		volatile char *c = s->to + (p == p0 ? L->new_off : p * s->pg);
 
-		if (__atomic_load_n(&s->pstate[p], __ATOMIC_ACQUIRE) == PG_DONE) {
+		unsigned char vec = 0;
+
+		/* the state is set just after the ioctl returns: if it says
+		 * "not done", ask the page tables whether the page is there */
+		if (__atomic_load_n(&s->pstate[p], __ATOMIC_ACQUIRE) == PG_DONE ||
+		    (mincore(s->to + p * s->pg, s->pg, &vec) == 0 && (vec & 1))) {
 			(void)*c;
 			continue;
 		}
