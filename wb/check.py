@@ -142,8 +142,12 @@ def shell(config):
 
 def host():
     """The same uffd-move binary on the host: the reference kernel."""
-    bindirs = prepare('debug')
-    binary = os.path.join(bindirs[0], 'uffd-move')
+    deps.ensure()
+    ensure_tree()
+    kbuild.configure('debug')
+    kbuild.make('debug', ['headers_install'], 'headers.log')
+    binary = os.path.join(kbuild.selftests('debug', ['uffd-move']),
+                          'uffd-move')
     if not os.path.exists(binary):
         sys.exit('no uffd-move selftest in the series yet')
     deps.say('running %s on the host kernel (%s)' %
