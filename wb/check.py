@@ -178,7 +178,8 @@ def ref_tree(ref):
         tmp = path + '.unpack'
         os.makedirs(tmp, exist_ok=True)
         subprocess.run(['tar', 'xf', tarball, '-C', tmp], check=True)
-        os.rename(os.path.join(tmp, os.listdir(tmp)[0]), path)
+        top, = os.listdir(tmp)
+        os.rename(os.path.join(tmp, top), path)
         os.rmdir(tmp)
     return path
 

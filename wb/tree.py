@@ -10,7 +10,6 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 
 from . import deps, paths
 
@@ -48,9 +47,8 @@ def make_base(tree, tarball, version):
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     deps.say('unpacking %s (about 10 s)' % tarball)
-    with tarfile.open(tarball) as t:
-        top = t.getnames()[0].split('/')[0]
-        t.extractall(tmp)
+    subprocess.run(['tar', 'xf', tarball, '-C', tmp], check=True)
+    top, = os.listdir(tmp)
     os.rename(os.path.join(tmp, top), tree)
     os.rmdir(tmp)
     deps.say('committing the base tree (about 30 s)')
