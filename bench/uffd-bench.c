@@ -43,6 +43,9 @@ static char thp_mode[32] = "unavailable";
 static int thp_ok;
 static uint64_t seed = 1;
 static int errors;
+static uint64_t clock_res_ns;	/* measured resolution of CLOCK_MONOTONIC */
+static uint64_t min_rep_ns;	/* timed ns to accumulate per repetition */
+#define MAX_ROUNDS 64		/* and at most ~1 s of wall time per repetition */
 
 static void die(int code, const char *fmt, ...)
 {
@@ -71,6 +74,28 @@ static uint64_t rnd(uint64_t *s)
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
 	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
 	return x ^ (x >> 31);
+}
+
+/* Smallest step of CLOCK_MONOTONIC seen (bounded to ~100 ms of probing).
+ * A guest without a usable clocksource runs on jiffies: 1-10 ms steps. */
+static uint64_t measure_clock_res(void)
+{
+	uint64_t best = UINT64_MAX, start = now_ns(), t = start;
+	int seen = 0;
+
+	while (seen < 5 && now_ns() - start < 100000000ull) {
+		uint64_t u = now_ns();
+
+		if (u != t) {
+			if (u - t < best)
+				best = u - t;
+			seen++;
+			t = u;
+		}
+	}
+	if (best == UINT64_MAX)
+		best = 100000000ull;
+	return best;
 }
 
 static uint64_t tag(uint64_t i)
@@ -359,6 +384,7 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 	double v[MAX_REPS];
 	struct rep_info ri = { 0, 0 };
 	long min_src_huge = -2, min_dst_huge = -2;
+	int rounds = 0;
 	uint64_t r = seed;
 
 	if (!perm)
@@ -383,7 +409,19 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 	}
 	run_rep(c, npages, perm, &ri);	/* warm-up, not counted */
 	for (int k = 0; k < reps; k++) {
-		v[k] = (double)run_rep(c, npages, perm, &ri) / npages;
+		/* with a coarse clock, accumulate rounds (each one set up anew)
+		 * until the timed total dwarfs the clock's step */
+		uint64_t tot = 0, done = 0, w0 = now_ns();
+		int n = 0;
+
+		do {
+			tot += run_rep(c, npages, perm, &ri);
+			done += npages;
+			n++;
+		} while (tot < min_rep_ns && n < MAX_ROUNDS &&
+			 now_ns() - w0 < 1000000000ull);
+		rounds += n;
+		v[k] = (double)tot / done;
 		if (c->thp) {
 			if (min_src_huge == -2 || ri.src_huge_kb < min_src_huge)
 				min_src_huge = ri.src_huge_kb;
@@ -392,8 +430,8 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 		}
 	}
 	qsort(v, reps, sizeof(double), cmp_double);
-	printf("case=%s pages=%zu page_bytes=%zu reps=%d ns_per_page_median=%.1f "
-	       "min=%.1f max=%.1f q1=%.1f q3=%.1f", c->name, npages, pg, reps,
+	printf("case=%s pages=%zu page_bytes=%zu reps=%d rounds=%d ns_per_page_median=%.1f "
+	       "min=%.1f max=%.1f q1=%.1f q3=%.1f", c->name, npages, pg, reps, rounds,
 	       quantile(v, reps, 0.5), v[0], v[reps - 1], quantile(v, reps, 0.25),
 	       quantile(v, reps, 0.75));
 	if (c->thp) {
@@ -423,11 +461,16 @@ static void usage(FILE *f)
 "                      one untimed warm-up\n"
 "  -c, --cases LIST    comma-separated case names (default: all)\n"
 "  -S, --seed N        order of the scattered cases (default 1)\n"
+"  -M, --min-ms N      per repetition, repeat the case (fresh setup each\n"
+"                      round) until N ms were timed, at most 64 rounds and\n"
+"                      about 1 s (default: 0, or 25 clock steps when\n"
+"                      CLOCK_MONOTONIC is coarser than 1 us)\n"
 "  -l, --list          list the cases and exit\n"
 "  -h, --help          this text\n"
 "\n"
 "Output: a '# bench=uffd-bench ...' header line, then one line per case:\n"
-"  case=NAME pages=N page_bytes=4096 reps=R ns_per_page_median=X min=X max=X\n"
+"  case=NAME pages=N page_bytes=4096 reps=R rounds=N ns_per_page_median=X\n"
+"  min=X max=X\n"
 "  q1=X q3=X [src_thp_kb=K dst_thp_kb=K]\n"
 "or 'case=NAME skipped=REASON'. Exit status: 0 ok, 1 wrong data after an\n"
 "operation, 2 bad usage, 3 system error.\n", prog, MAX_REPS);
@@ -480,17 +523,19 @@ int main(int argc, char **argv)
 		{ "reps", required_argument, 0, 'r' },
 		{ "cases", required_argument, 0, 'c' },
 		{ "seed", required_argument, 0, 'S' },
+		{ "min-ms", required_argument, 0, 'M' },
 		{ "list", no_argument, 0, 'l' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	unsigned long npages = 2048, thp_mib = 8, reps = 7, v;
+	long min_ms = -1;
 	char *sel = NULL;
 	int c;
 	char want[NCASES];
 
 	memset(want, 1, sizeof(want));
-	while ((c = getopt_long(argc, argv, "p:T:r:c:S:lh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "p:T:r:c:S:M:lh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			if (parse_num(optarg, &v) || v < 16 || v > 1048576)
@@ -514,6 +559,11 @@ int main(int argc, char **argv)
 			if (parse_num(optarg, &v))
 				bad_opt("--seed", optarg);
 			seed = v;
+			break;
+		case 'M':
+			if (parse_num(optarg, &v) || v > 600000)
+				bad_opt("--min-ms (want 0..600000)", optarg);
+			min_ms = (long)v;
 			break;
 		case 'l':
 			for (size_t i = 0; i < NCASES; i++)
@@ -572,12 +622,22 @@ int main(int argc, char **argv)
 			die(3, "UFFDIO_API: %s", strerror(errno));
 	}
 	detect_thp();
+	clock_res_ns = measure_clock_res();
+	if (min_ms >= 0)
+		min_rep_ns = (uint64_t)min_ms * 1000000ull;
+	else	/* auto: exact enough clocks need no accumulation */
+		min_rep_ns = clock_res_ns > 1000 ? 25 * clock_res_ns : 0;
+	if (clock_res_ns > 1000)
+		fprintf(stderr, "%s: warning: CLOCK_MONOTONIC only ticks every %.3f ms "
+			"(no high-resolution clocksource?): accumulating >= %.0f ms "
+			"per repetition\n", prog, clock_res_ns / 1e6, min_rep_ns / 1e6);
 
 	struct utsname u;
 	uname(&u);
 	printf("# bench=uffd-bench kernel=%s uffd_move=%d thp=%s pages=%lu thp_mib=%lu "
-	       "reps=%lu clock=CLOCK_MONOTONIC unit=ns_per_4k_page\n", u.release,
-	       have_move, thp_mode, npages, thp_mib, reps);
+	       "reps=%lu clock=CLOCK_MONOTONIC clock_res_ns=%" PRIu64 " min_rep_ms=%.0f "
+	       "unit=ns_per_4k_page\n", u.release, have_move, thp_mode, npages, thp_mib,
+	       reps, clock_res_ns, min_rep_ns / 1e6);
 	fflush(stdout);
 	for (size_t i = 0; i < NCASES; i++)
 		if (want[i])

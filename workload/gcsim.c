@@ -172,6 +172,26 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* Smallest step of CLOCK_MONOTONIC seen (bounded to ~100 ms of probing).
+ * A guest without a usable clocksource runs on jiffies: 1-10 ms steps. */
+static uint64_t measure_clock_res(void)
+{
+	uint64_t best = UINT64_MAX, start = now_ns(), t = start;
+	int seen = 0;
+
+	while (seen < 5 && now_ns() - start < 100000000ull) {
+		uint64_t u = now_ns();
+
+		if (u != t) {
+			if (u - t < best)
+				best = u - t;
+			seen++;
+			t = u;
+		}
+	}
+	return best == UINT64_MAX ? 100000000ull : best;
+}
+
 static uint64_t splitmix(uint64_t x)
 {
 	x += 0x9e3779b97f4a7c15ull;
@@ -1450,8 +1470,14 @@ int main(int argc, char **argv)
 		have_move = 0;
 	}
 	struct utsname u;
+	uint64_t res = measure_clock_res();
 
 	uname(&u);
+	if (res > 1000)
+		fprintf(stderr, "%s: warning: CLOCK_MONOTONIC only ticks every %.3f ms "
+			"(no high-resolution clocksource?): fault latencies are "
+			"meaningless, compaction times are +-%.0f ms\n", prog,
+			res / 1e6, res / 1e6);
 	if (!have_move && (o.modes & 2)) {
 		printf("%s: this kernel (%s) lacks UFFDIO_MOVE (UFFD_FEATURE_MOVE "
 		       "not reported by UFFDIO_API, features=%#" PRIx64 "): "
@@ -1465,7 +1491,8 @@ int main(int argc, char **argv)
 		       u.release, have_move ? "yes" : "no", o.heap / 1048576.0,
 		       o.live_ratio, o.obj_min, o.obj_max, o.threads, o.seed);
 	else if (o.kv)
-		printf("# workload=gcsim kernel=%s uffd_move=%d\n", u.release, have_move);
+		printf("# workload=gcsim kernel=%s uffd_move=%d clock_res_ns=%" PRIu64 "\n",
+		       u.release, have_move, res);
 
 	struct result *rc = xcalloc(o.reps, sizeof(*rc));
 	struct result *rm = xcalloc(o.reps, sizeof(*rm));
