@@ -72,6 +72,7 @@ class Results:
                     bench.setdefault(kv['case'], []).append(kv)
                 elif kv.get('workload') == 'gcsim' and kv.get('mode') in ('copy', 'move'):
                     key = (kv.get('heap_mib', '?'), kv.get('threads', '?'),
+                           kv.get('fault_mode', 'thread'),
                            kv.get('recycle', '?') if kv['mode'] == 'move' else '-',
                            kv['mode'])
                     gc.setdefault(key, []).append(kv)
@@ -96,8 +97,12 @@ class Results:
                       min(los) if los else None, max(his) if his else None,
                       reps, note)
         # gcsim: per heap size, copy then move, then the ratio
-        for key in sorted(gc, key=lambda k: (num(k[0]) or 0, k[1], k[2], k[3])):
-            heap, threads, recycle, mode = key
+        def variant(threads, fmode, recycle):
+            return 't%s%s%s' % (threads, ' sigbus' if fmode == 'sigbus' else '',
+                                ' norecycle' if recycle == '0' else '')
+
+        for key in sorted(gc, key=lambda k: (num(k[0]) or 0,) + k[1:]):
+            heap, threads, fmode, recycle, mode = key
             runs = gc[key]
             times = [num(kv.get('compaction_ms')) for kv in runs]
             times = [t for t in times if t is not None]
@@ -105,8 +110,7 @@ class Results:
             p99 = [t for t in p99 if t is not None]
             med = [num(kv.get('lat_median_us')) for kv in runs]
             med = [t for t in med if t is not None]
-            tag = 'gcsim %s %sM t%s%s' % (mode, heap, threads,
-                                          ' norecycle' if recycle == '0' else '')
+            tag = 'gcsim %s %sM %s' % (mode, heap, variant(threads, fmode, recycle))
             if times:
                 self._add(tag + ' time', 'ms', statistics.median(times),
                           min(times), max(times), len(times), '')
@@ -116,18 +120,18 @@ class Results:
             if p99:
                 self._add(tag + ' fault lat p99', 'us', statistics.median(p99),
                           min(p99), max(p99), len(p99), '')
-        for key in sorted(gc, key=lambda k: (num(k[0]) or 0, k[1], k[2])):
-            heap, threads, recycle, mode = key
+        for key in sorted(gc, key=lambda k: (num(k[0]) or 0,) + k[1:]):
+            heap, threads, fmode, recycle, mode = key
             if mode != 'move':
                 continue
-            ck = (heap, threads, '-', 'copy')
+            ck = (heap, threads, fmode, '-', 'copy')
             if ck not in gc:
                 continue
             mt = statistics.median(num(kv['compaction_ms']) for kv in gc[key])
             ct = statistics.median(num(kv['compaction_ms']) for kv in gc[ck])
             if ct:
-                self._add('gcsim MOVE/COPY %sM t%s%s' % (
-                    heap, threads, ' norecycle' if recycle == '0' else ''),
+                self._add('gcsim MOVE/COPY %sM %s' % (
+                    heap, variant(threads, fmode, recycle)),
                     'ratio', mt / ct, None, None, len(gc[key]), 'compaction time')
         # derived ratios from the microbenchmark
         for a, b, label in (('move_contig', 'copy_contig', 'MOVE/COPY contig'),

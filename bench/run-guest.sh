@@ -27,14 +27,11 @@ status=0
 
 say() { echo "$*"; [ "$out" = /dev/null ] || echo "$*" >>"$out"; }
 run() {
-	# run a command, tee its stdout to $out, keep its status
-	"$@" >/tmp/rg.$$ 2>/tmp/rg.err.$$
-	rc=$?
-	cat /tmp/rg.$$
-	[ "$out" = /dev/null ] || cat /tmp/rg.$$ >>"$out"
-	cat /tmp/rg.err.$$ >&2
-	rm -f /tmp/rg.$$ /tmp/rg.err.$$
-	if [ $rc -ne 0 ]; then
+	# run a command, stream its stdout (and append it to $out), keep its status
+	{ "$@"; echo $? >/tmp/rg.rc.$$; } | tee -a "$out"
+	rc=$(cat /tmp/rg.rc.$$ 2>/dev/null || echo 3)
+	rm -f /tmp/rg.rc.$$
+	if [ "$rc" -ne 0 ]; then
 		say "# FAILED: $* (status $rc)"
 		[ $status -eq 0 ] && status=$rc
 	fi

@@ -42,6 +42,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -94,6 +95,7 @@ struct opts {
 	int quiet;
 	int corrupt;		/* hidden self test */
 	int no_move;		/* hidden: act as if UFFD_FEATURE_MOVE were missing */
+	int sigbus;		/* faulting mutators compact the page themselves */
 };
 
 struct tstat {			/* per installer thread */
@@ -112,6 +114,7 @@ struct mutator {
 	uint32_t nlat;
 	uint64_t nseen;
 	struct sim *sim;
+	struct tstat ts;	/* --fault-mode sigbus: this thread installs */
 };
 
 struct sim {
@@ -257,10 +260,11 @@ static uint64_t uffd_probe_features(void)
 	return api.features;
 }
 
-static int uffd_create(int want_move)
+static int uffd_create(int want_move, int sigbus)
 {
 	struct uffdio_api api = { .api = UFFD_API,
-				  .features = want_move ? UFFD_FEATURE_MOVE : 0 };
+				  .features = (want_move ? UFFD_FEATURE_MOVE : 0) |
+					      (sigbus ? UFFD_FEATURE_SIGBUS : 0) };
 	int fd = uffd_open();
 
 	if (fd < 0)
@@ -841,6 +845,44 @@ static void *handler_main(void *arg)
 }
 
 /* ------------------------------------------------------------------ */
+/* --fault-mode sigbus: the faulting mutator builds and installs the page
+ * in its SIGBUS handler, as ART does with UFFD_FEATURE_SIGBUS. The handler
+ * never touches the to-space and mutators take no lock outside it, so the
+ * calls it makes cannot re-enter anything the thread was doing. */
+
+static struct sim *g_sim;
+static __thread struct mutator *t_mut;
+
+static void sigbus_handler(int sig, siginfo_t *si, void *uc)
+{
+	struct sim *s = g_sim;
+	struct mutator *m = t_mut;
+	char *a = si->si_addr;
+	uint64_t p;
+	uint8_t st;
+
+	(void)uc;
+	if (!s || !m || a < s->to || a >= s->to + s->npages * s->pg) {
+		/* a real bus error: let it kill us on return */
+		signal(sig, SIG_DFL);
+		return;
+	}
+	p = (uint64_t)(a - s->to) / s->pg;
+	m->ts.faults++;
+	st = __atomic_load_n(&s->pstate[p], __ATOMIC_ACQUIRE);
+	if (st == PG_DONE)
+		return;		/* installed meanwhile: just retry the access */
+	if (st == PG_TODO &&
+	    __atomic_compare_exchange_n(&s->pstate[p], &st, PG_BUSY, 0,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		install_page(s, &m->ts, p);
+		return;
+	}
+	m->ts.helped++;
+	install_page(s, &m->ts, p);
+}
+
+/* ------------------------------------------------------------------ */
 /* mutators                                                            */
 
 static void lat_add(struct mutator *m, uint64_t ns)
@@ -897,6 +939,7 @@ static void *mutator_main(void *arg)
 	int nt = s->o->threads;
 	uint64_t tb = (uintptr_t)s->to;
 
+	t_mut = m;
 	pthread_barrier_wait(&s->start);
 	while (!s->stop) {
 		uint32_t k = (uint32_t)(rnd(&m->rng) % s->nlive);
@@ -1061,7 +1104,18 @@ static void run_once(const struct opts *o, int move, struct result *res)
 				s->pool[s->npool++] = s->from + q * s->pg;
 
 	/* flip: the to-space goes under userfaultfd */
-	s->uffd = uffd_create(move);
+	s->uffd = uffd_create(move, o->sigbus);
+	if (o->sigbus) {
+		struct sigaction sa;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_sigaction = sigbus_handler;
+		sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+		sigemptyset(&sa.sa_mask);
+		g_sim = s;
+		if (sigaction(SIGBUS, &sa, NULL))
+			die(3, "sigaction: %s", strerror(errno));
+	}
 	s->to = xmmap(s->heap, 1);
 	{
 		struct uffdio_register reg = {
@@ -1087,6 +1141,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 		mut[i].sim = s;
 		mut[i].rng = splitmix(o->seed * 131 + i + 1);
 		mut[i].lat = xcalloc(LAT_CAP, sizeof(uint64_t));
+		mut[i].ts.fresh_page = xmmap(s->pg, 1);
 		if (pthread_create(&mut[i].th, NULL, mutator_main, &mut[i]))
 			die(3, "pthread_create failed");
 	}
@@ -1140,6 +1195,17 @@ static void run_once(const struct opts *o, int move, struct result *res)
 
 	uint64_t nl = 0;
 	for (i = 0; i < o->threads; i++) {
+		struct tstat *t = &mut[i].ts;
+
+		res->hand_inst += t->installs;
+		res->faults += t->faults;
+		res->helped += t->helped;
+		res->eexist += t->eexist;
+		res->eagain += t->eagain;
+		res->ebusy += t->ebusy;
+		res->recycled += t->recycled;
+		res->fresh += t->fresh;
+		munmap(t->fresh_page, s->pg);
 		res->ops += mut[i].ops;
 		res->mfaults += mut[i].faults;
 		res->online_err += mut[i].online_err;
@@ -1165,6 +1231,10 @@ static void run_once(const struct opts *o, int move, struct result *res)
 			"or dangling references during compaction\n", prog,
 			res->online_err);
 
+	if (o->sigbus) {
+		signal(SIGBUS, SIG_DFL);
+		g_sim = NULL;
+	}
 	close(s->uffd);
 	munmap(s->to, s->heap);
 	munmap(s->from, s->heap);
@@ -1198,7 +1268,8 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 	if (o->kv) {
 		printf("workload=gcsim mode=%s heap_bytes=%" PRIu64 " heap_mib=%.0f "
 		       "live_ratio=%.2f obj_min=%u obj_max=%u threads=%d seed=%" PRIu64
-		       " recycle=%d rep=%d objects=%u live_objects=%u live_bytes=%" PRIu64
+		       " recycle=%d fault_mode=%s rep=%d objects=%u live_objects=%u"
+		       " live_bytes=%" PRIu64
 		       " pages=%" PRIu64 " compaction_ms=%.3f ns_per_page=%.0f"
 		       " installed_by_collector=%" PRIu64 " installed_by_handler=%" PRIu64
 		       " faults=%" PRIu64 " wakes=%" PRIu64 " helped=%" PRIu64
@@ -1209,7 +1280,8 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 		       " mismatches=%" PRIu64 " verify=%s\n",
 		       mode_name(r->move), o->heap, o->heap / 1048576.0, o->live_ratio,
 		       o->obj_min, o->obj_max, o->threads, o->seed,
-		       r->move ? o->recycle : 0, rep, r->nobj, r->nlive, r->live_bytes,
+		       r->move ? o->recycle : 0, o->sigbus ? "sigbus" : "thread", rep,
+		       r->nobj, r->nlive, r->live_bytes,
 		       r->pages, r->ms, r->ms * 1e6 / (r->pages ? r->pages : 1),
 		       r->coll_inst, r->hand_inst, r->faults, r->wakes, r->helped,
 		       r->eexist, r->eagain, r->ebusy, r->recycled, r->fresh, r->ops,
@@ -1228,9 +1300,11 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 	printf("  compaction time     : %.2f ms (%.0f ns/page)\n", r->ms,
 	       r->ms * 1e6 / (r->pages ? r->pages : 1));
 	printf("  pages installed     : %" PRIu64 " by the collector, %" PRIu64
-	       " by the fault handler; %" PRIu64 " lost races (EEXIST), %" PRIu64
+	       " by %s; %" PRIu64 " lost races (EEXIST), %" PRIu64
 	       " EAGAIN retries, %" PRIu64 " EBUSY copy fallbacks\n",
-	       r->coll_inst, r->hand_inst, r->eexist, r->eagain, r->ebusy);
+	       r->coll_inst, r->hand_inst,
+	       o->sigbus ? "faulting mutators (SIGBUS)" : "the fault handler",
+	       r->eexist, r->eagain, r->ebusy);
 	printf("  faults served       : %" PRIu64 " (%" PRIu64 " already installed, "
 	       "%" PRIu64 " helped the collector)\n", r->faults, r->wakes, r->helped);
 	printf("  scratch pages       : %" PRIu64 " recycled from-space pages, %"
@@ -1284,6 +1358,11 @@ static void usage(FILE *f)
 "  -r, --reps N           runs per mode, interleaved (default 1, max 50)\n"
 "      --no-recycle       move mode: never reuse from-space pages as scratch\n"
 "                         pages (the kernel must allocate each one)\n"
+"  -F, --fault-mode M     who serves mutator faults: 'thread' (default), a\n"
+"                         handler thread reading the userfaultfd, or 'sigbus'\n"
+"                         (UFFD_FEATURE_SIGBUS): the faulting mutator builds\n"
+"                         and installs the page in its signal handler, as ART\n"
+"                         does\n"
 "      --kv               machine-readable output: one key=value line per run\n"
 "                         and a ratio line\n"
 "  -q, --quiet            only print the summary\n"
@@ -1349,6 +1428,7 @@ int main(int argc, char **argv)
 		{ "seed", required_argument, 0, 'S' },
 		{ "reps", required_argument, 0, 'r' },
 		{ "no-recycle", no_argument, 0, 'N' },
+		{ "fault-mode", required_argument, 0, 'F' },
 		{ "kv", no_argument, 0, 'K' },
 		{ "quiet", no_argument, 0, 'q' },
 		{ "help", no_argument, 0, 'h' },
@@ -1369,7 +1449,7 @@ int main(int argc, char **argv)
 
 		prog = b ? b + 1 : argv[0];
 	}
-	while ((c = getopt_long(argc, argv, "H:l:s:t:m:S:r:qh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "H:l:s:t:m:S:r:F:qh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'H':
 			if (parse_u64(optarg, &v, 1) || v < (64ull << 10) ||
@@ -1436,6 +1516,14 @@ int main(int argc, char **argv)
 		case 'N':
 			o.recycle = 0;
 			break;
+		case 'F':
+			if (!strcmp(optarg, "thread"))
+				o.sigbus = 0;
+			else if (!strcmp(optarg, "sigbus"))
+				o.sigbus = 1;
+			else
+				bad_opt("bad --fault-mode '%s': want thread or sigbus", optarg);
+			break;
 		case 'K':
 			o.kv = 1;
 			break;
@@ -1463,6 +1551,9 @@ int main(int argc, char **argv)
 			"use a bigger --heap");
 
 	uint64_t feat = uffd_probe_features();
+
+	if (o.sigbus && !(feat & UFFD_FEATURE_SIGBUS))
+		die(3, "--fault-mode sigbus: the kernel lacks UFFD_FEATURE_SIGBUS");
 	int have_move = !!(feat & UFFD_FEATURE_MOVE);
 
 	if (o.no_move) {
