@@ -73,7 +73,8 @@ class Results:
                 elif kv.get('workload') == 'gcsim' and kv.get('mode') in ('copy', 'move'):
                     key = (kv.get('heap_mib', '?'), kv.get('threads', '?'),
                            kv.get('fault_mode', 'thread'),
-                           kv.get('recycle', '?') if kv['mode'] == 'move' else '-',
+                           kv.get('recycle', '?') if kv['mode'] == 'move'
+                           else kv.get('copy_scratch', 'dontneed'),
                            kv['mode'])
                     gc.setdefault(key, []).append(kv)
                     if kv.get('verify') != 'ok':
@@ -98,8 +99,10 @@ class Results:
                       reps, note)
         # gcsim: per heap size, copy then move, then the ratio
         def variant(threads, fmode, recycle):
+            # recycle: '0'/'1' for move runs, the copy_scratch mode for copy
             return 't%s%s%s' % (threads, ' sigbus' if fmode == 'sigbus' else '',
-                                ' norecycle' if recycle == '0' else '')
+                                ' norecycle' if recycle == '0' else
+                                ' scratch-reuse' if recycle == 'reuse' else '')
 
         for key in sorted(gc, key=lambda k: (num(k[0]) or 0,) + k[1:]):
             heap, threads, fmode, recycle, mode = key
@@ -124,15 +127,18 @@ class Results:
             heap, threads, fmode, recycle, mode = key
             if mode != 'move':
                 continue
-            ck = (heap, threads, fmode, '-', 'copy')
-            if ck not in gc:
-                continue
-            mt = statistics.median(num(kv['compaction_ms']) for kv in gc[key])
-            ct = statistics.median(num(kv['compaction_ms']) for kv in gc[ck])
-            if ct:
-                self._add('gcsim MOVE/COPY %sM %s' % (
-                    heap, variant(threads, fmode, recycle)),
-                    'ratio', mt / ct, None, None, len(gc[key]), 'compaction time')
+            for cs in ('dontneed', 'reuse'):
+                ck = (heap, threads, fmode, cs, 'copy')
+                if ck not in gc:
+                    continue
+                mt = statistics.median(num(kv['compaction_ms']) for kv in gc[key])
+                ct = statistics.median(num(kv['compaction_ms']) for kv in gc[ck])
+                if ct:
+                    self._add('gcsim MOVE/COPY %sM %s%s' % (
+                        heap, variant(threads, fmode, recycle),
+                        ' vs scratch-reuse' if cs == 'reuse' else ''),
+                        'ratio', mt / ct, None, None, len(gc[key]),
+                        'compaction time')
         # derived ratios from the microbenchmark
         for a, b, label in (('move_contig', 'copy_contig', 'MOVE/COPY contig'),
                             ('move_alloc_contig', 'copy_contig',

@@ -167,6 +167,26 @@ static void check_dst(const char *cname, char *p, size_t npages)
 	}
 }
 
+/* After a move every source page must be gone (contract: "src + i is
+ * empty"). mincore() looks at the page tables without faulting. */
+static void check_src_empty(const char *cname, char *p, size_t npages)
+{
+	unsigned char *vec = malloc(npages);
+
+	if (!vec || mincore(p, npages * pg, vec)) {
+		free(vec);
+		return;
+	}
+	for (size_t i = 0; i < npages; i++)
+		if (vec[i] & 1) {
+			fprintf(stderr, "%s: ERROR case %s: source page %zu still mapped "
+				"after the move\n", prog, cname, i);
+			errors++;
+			break;
+		}
+	free(vec);
+}
+
 /* kB of AnonHugePages in the smaps entry containing addr, -1 if unknown */
 static long smaps_huge_kb(void *addr)
 {
@@ -197,6 +217,7 @@ static long smaps_huge_kb(void *addr)
 static void do_move(char *dst, char *src, size_t len)
 {
 	size_t done = 0;
+	long stuck = 0;
 
 	while (done < len) {
 		struct uffdio_move m = {
@@ -209,6 +230,8 @@ static void do_move(char *dst, char *src, size_t len)
 		if (errno == EAGAIN) {
 			if (m.move > 0)
 				done += (size_t)m.move;
+			else if (++stuck > 1000000)
+				die(3, "UFFDIO_MOVE: EAGAIN without progress, 1000000 times");
 			continue;
 		}
 		die(3, "UFFDIO_MOVE dst=%p src=%p len=%zu: %s", dst + done,
@@ -219,6 +242,7 @@ static void do_move(char *dst, char *src, size_t len)
 static void do_copy(char *dst, char *src, size_t len)
 {
 	size_t done = 0;
+	long stuck = 0;
 
 	while (done < len) {
 		struct uffdio_copy c = {
@@ -231,6 +255,8 @@ static void do_copy(char *dst, char *src, size_t len)
 		if (errno == EAGAIN) {
 			if (c.copy > 0)
 				done += (size_t)c.copy;
+			else if (++stuck > 1000000)
+				die(3, "UFFDIO_COPY: EAGAIN without progress, 1000000 times");
 			continue;
 		}
 		die(3, "UFFDIO_COPY dst=%p len=%zu: %s", dst + done, len - done,
@@ -355,6 +381,8 @@ static uint64_t run_rep(const struct bcase *c, size_t npages, const size_t *perm
 
 	ri->dst_huge_kb = huge ? smaps_huge_kb(dst) : 0;
 	check_dst(c->name, dst, npages);
+	if (c->kind == K_MOVE || c->kind == K_MOVE_ALLOC)
+		check_src_empty(c->name, src, npages);
 	munmap(dst, len);
 	munmap(src, len);	/* after mremap: a hole, harmless */
 	return t1 - t0;
@@ -439,6 +467,8 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 		printf(" src_thp_kb=%ld dst_thp_kb=%ld", min_src_huge, min_dst_huge);
 		if ((size_t)min_src_huge * 1024 < npages * pg)
 			printf(" note=source_not_fully_thp");
+		else if (c->kind == K_MOVE && !c->per4k && min_dst_huge < min_src_huge)
+			printf(" note=not_moved_as_pmd");
 	}
 	printf("\n");
 	fflush(stdout);

@@ -96,6 +96,7 @@ struct opts {
 	int corrupt;		/* hidden self test */
 	int no_move;		/* hidden: act as if UFFD_FEATURE_MOVE were missing */
 	int sigbus;		/* faulting mutators compact the page themselves */
+	int copy_reuse;		/* copy mode: keep the scratch page (no DONTNEED) */
 };
 
 struct tstat {			/* per installer thread */
@@ -140,6 +141,7 @@ struct sim {
 	uint64_t *src_lo, *src_hi; /* from-space byte span read per page */
 	/* from-space pages */
 	uint64_t nfrom;
+	uint32_t *from_first;	/* first live object starting at or after page q */
 	uint32_t *need;		/* to-pages still to install that read it */
 	/* recycled scratch pool */
 	pthread_mutex_t pool_lock;
@@ -283,22 +285,20 @@ static struct obj *from_obj(struct sim *s, uint64_t off)
 	return (struct obj *)(s->from + off);
 }
 
-/* index of the live object whose from-space offset is exactly off, or -1 */
+/* index of the live object whose from-space offset is exactly off, or -1:
+ * the forwarding lookup of reference fix-up (ART uses a live-words bitmap
+ * and per-chunk offsets; a per-page index of the first live object does the
+ * same job here) */
 static int64_t live_by_old(struct sim *s, uint64_t off)
 {
-	int64_t lo = 0, hi = (int64_t)s->nlive - 1;
+	uint64_t q = off / s->pg;
+	uint32_t k;
 
-	while (lo <= hi) {
-		int64_t m = (lo + hi) / 2;
-
-		if (s->live[m].old_off == off)
-			return m;
-		if (s->live[m].old_off < off)
-			lo = m + 1;
-		else
-			hi = m - 1;
-	}
-	return -1;
+	if (q >= s->nfrom)
+		return -1;
+	for (k = s->from_first[q]; k < s->nlive && s->live[k].old_off < off; k++)
+		;
+	return k < s->nlive && s->live[k].old_off == off ? (int64_t)k : -1;
 }
 
 /* index of the live object starting exactly at to-space offset off, or -1 */
@@ -538,6 +538,13 @@ static void build_heap(struct sim *s)
 		s->live_bytes += size[i];
 		s->nrefs_total += nrefs[i];
 	}
+	s->nfrom = s->heap / s->pg;
+	s->from_first = xcalloc(s->nfrom + 1, sizeof(uint32_t));
+	for (uint64_t q = 0, kk = 0; q <= s->nfrom; q++) {
+		while (kk < nl && s->live[kk].old_off < q * s->pg)
+			kk++;
+		s->from_first[q] = (uint32_t)kk;
+	}
 	s->exp_ref = xcalloc(s->nrefs_total, sizeof(*s->exp_ref));
 	s->exp_counter = xcalloc(nl, sizeof(*s->exp_counter));
 	for (k = 0; k < nl; k++) {
@@ -556,7 +563,6 @@ static void build_heap(struct sim *s)
 
 	/* per to-space page: the from-space span it reads */
 	s->npages = (s->live_bytes + s->pg - 1) / s->pg;
-	s->nfrom = s->heap / s->pg;
 	s->pstate = xcalloc(s->npages, 1);
 	s->src_lo = xcalloc(s->npages, sizeof(uint64_t));
 	s->src_hi = xcalloc(s->npages, sizeof(uint64_t));
@@ -689,7 +695,7 @@ static void page_installed(struct sim *s, uint64_t p)
 
 static int do_copy(struct sim *s, struct tstat *ts, char *dst, char *src)
 {
-	for (;;) {
+	for (long tries = 0;; tries++) {
 		struct uffdio_copy c = {
 			.dst = (uintptr_t)dst, .src = (uintptr_t)src,
 			.len = s->pg, .mode = 0,
@@ -706,6 +712,9 @@ static int do_copy(struct sim *s, struct tstat *ts, char *dst, char *src)
 			ts->eagain++;
 			if (c.copy > 0)	/* one page: done means done */
 				return 1;
+			if (tries > 1000000)
+				die(3, "UFFDIO_COPY dst=%p: EAGAIN without progress, "
+				    "1000000 times", dst);
 			sched_yield();
 			continue;
 		}
@@ -728,12 +737,16 @@ static int install_page(struct sim *s, struct tstat *ts, uint64_t p)
 			ts->installs++;
 			page_installed(s, p);
 		}
-		/* give the scratch page back, as ART does after UFFDIO_COPY */
-		madvise(scratch, s->pg, MADV_DONTNEED);
-		ts->fresh++;
+		/* give the scratch page back after UFFDIO_COPY (unless
+		 * --copy-scratch reuse: then the from-space is given back in one
+		 * call after compaction) */
+		if (!s->o->copy_reuse) {
+			madvise(scratch, s->pg, MADV_DONTNEED);
+			ts->fresh++;
+		}
 		return ok;
 	}
-	for (;;) {
+	for (long tries = 0;; tries++) {
 		struct uffdio_move m = {
 			.dst = (uintptr_t)dst, .src = (uintptr_t)scratch,
 			.len = s->pg, .mode = 0,
@@ -749,6 +762,9 @@ static int install_page(struct sim *s, struct tstat *ts, uint64_t p)
 				ok = 1;
 				break;
 			}
+			if (tries > 1000000)
+				die(3, "UFFDIO_MOVE dst=%p: EAGAIN without progress, "
+				    "1000000 times", dst);
 			sched_yield();
 			continue;
 		}
@@ -1057,7 +1073,7 @@ static uint64_t verify(struct sim *s, uint64_t *nrefs_checked)
 
 struct result {
 	int move;
-	double ms;
+	double ms, release_ms;
 	uint64_t pages, coll_inst, hand_inst, faults, wakes, helped, eexist, eagain;
 	uint64_t ebusy, recycled, fresh, stray, ops, mfaults, online_err;
 	double lat_med_us, lat_p99_us;
@@ -1079,7 +1095,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	struct sim S, *s = &S;
 	struct mutator mut[MAX_THREADS];
 	pthread_t hth;
-	uint64_t t0, t1;
+	uint64_t t0, t1, t2, t3;
 	int i;
 
 	memset(s, 0, sizeof(*s));
@@ -1166,6 +1182,11 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	pthread_join(hth, NULL);
 	for (i = 0; i < o->threads; i++)
 		pthread_join(mut[i].th, NULL);
+	/* give the from-space back: all of it in copy mode, what was not
+	 * recycled in move mode (the rest is already gone) */
+	t2 = now_ns();
+	madvise(s->from, s->heap, MADV_DONTNEED);
+	t3 = now_ns();
 
 	{
 		struct uffdio_range r = { .start = (uintptr_t)s->to, .len = s->heap };
@@ -1177,6 +1198,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	memset(res, 0, sizeof(*res));
 	res->move = move;
 	res->ms = (t1 - t0) / 1e6;
+	res->release_ms = (t3 - t2) / 1e6;
 	res->pages = s->npages;
 	res->nobj = s->nobj;
 	res->nlive = s->nlive;
@@ -1251,6 +1273,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	free(s->src_lo);
 	free(s->src_hi);
 	free(s->need);
+	free(s->from_first);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1270,7 +1293,8 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 		       "live_ratio=%.2f obj_min=%u obj_max=%u threads=%d seed=%" PRIu64
 		       " recycle=%d fault_mode=%s rep=%d objects=%u live_objects=%u"
 		       " live_bytes=%" PRIu64
-		       " pages=%" PRIu64 " compaction_ms=%.3f ns_per_page=%.0f"
+		       " copy_scratch=%s pages=%" PRIu64 " compaction_ms=%.3f ns_per_page=%.0f"
+		       " release_ms=%.3f"
 		       " installed_by_collector=%" PRIu64 " installed_by_handler=%" PRIu64
 		       " faults=%" PRIu64 " wakes=%" PRIu64 " helped=%" PRIu64
 		       " eexist=%" PRIu64 " eagain=%" PRIu64 " ebusy=%" PRIu64
@@ -1282,7 +1306,8 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 		       o->obj_min, o->obj_max, o->threads, o->seed,
 		       r->move ? o->recycle : 0, o->sigbus ? "sigbus" : "thread", rep,
 		       r->nobj, r->nlive, r->live_bytes,
-		       r->pages, r->ms, r->ms * 1e6 / (r->pages ? r->pages : 1),
+		       o->copy_reuse ? "reuse" : "dontneed", r->pages, r->ms,
+		       r->ms * 1e6 / (r->pages ? r->pages : 1), r->release_ms,
 		       r->coll_inst, r->hand_inst, r->faults, r->wakes, r->helped,
 		       r->eexist, r->eagain, r->ebusy, r->recycled, r->fresh, r->ops,
 		       r->mfaults, r->nlat, r->lat_med_us, r->lat_p99_us,
@@ -1297,8 +1322,9 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 	       "%" PRIu64 " to-space pages\n", mode_name(r->move),
 	       r->move && !o->recycle ? " without recycling" : "", rep, r->nobj,
 	       r->nlive, 100.0 * r->live_bytes / o->heap, r->pages);
-	printf("  compaction time     : %.2f ms (%.0f ns/page)\n", r->ms,
-	       r->ms * 1e6 / (r->pages ? r->pages : 1));
+	printf("  compaction time     : %.2f ms (%.0f ns/page); from-space release "
+	       "%.2f ms\n", r->ms, r->ms * 1e6 / (r->pages ? r->pages : 1),
+	       r->release_ms);
 	printf("  pages installed     : %" PRIu64 " by the collector, %" PRIu64
 	       " by %s; %" PRIu64 " lost races (EEXIST), %" PRIu64
 	       " EAGAIN retries, %" PRIu64 " EBUSY copy fallbacks\n",
@@ -1358,6 +1384,9 @@ static void usage(FILE *f)
 "  -r, --reps N           runs per mode, interleaved (default 1, max 50)\n"
 "      --no-recycle       move mode: never reuse from-space pages as scratch\n"
 "                         pages (the kernel must allocate each one)\n"
+"      --copy-scratch M   copy mode: 'dontneed' (default) gives each scratch\n"
+"                         page back with MADV_DONTNEED after UFFDIO_COPY;\n"
+"                         'reuse' keeps reusing it\n"
 "  -F, --fault-mode M     who serves mutator faults: 'thread' (default), a\n"
 "                         handler thread reading the userfaultfd, or 'sigbus'\n"
 "                         (UFFD_FEATURE_SIGBUS): the faulting mutator builds\n"
@@ -1429,6 +1458,7 @@ int main(int argc, char **argv)
 		{ "reps", required_argument, 0, 'r' },
 		{ "no-recycle", no_argument, 0, 'N' },
 		{ "fault-mode", required_argument, 0, 'F' },
+		{ "copy-scratch", required_argument, 0, 'P' },
 		{ "kv", no_argument, 0, 'K' },
 		{ "quiet", no_argument, 0, 'q' },
 		{ "help", no_argument, 0, 'h' },
@@ -1515,6 +1545,15 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			o.recycle = 0;
+			break;
+		case 'P':
+			if (!strcmp(optarg, "dontneed"))
+				o.copy_reuse = 0;
+			else if (!strcmp(optarg, "reuse"))
+				o.copy_reuse = 1;
+			else
+				bad_opt("bad --copy-scratch '%s': want dontneed or reuse",
+					optarg);
 			break;
 		case 'F':
 			if (!strcmp(optarg, "thread"))
@@ -1622,8 +1661,9 @@ int main(int argc, char **argv)
 		if (o.modes & 2)
 			printf("%s move %.2f ms", o.modes & 1 ? "," : "", mm);
 		if (o.modes == 3 && mc > 0)
-			printf(", MOVE/COPY compaction time %.3f (%.0f%% less)", mm / mc,
-			       100.0 * (1 - mm / mc));
+			printf(", MOVE/COPY compaction time %.3f (%.0f%% %s)", mm / mc,
+			       100.0 * (mm <= mc ? 1 - mm / mc : mm / mc - 1),
+			       mm <= mc ? "less" : "more");
 		printf("; verification %s\n", status ? "FAILED" : "passed");
 	}
 	free(rc);
