@@ -71,8 +71,10 @@ class Results:
                 if 'case' in kv:
                     bench.setdefault(kv['case'], []).append(kv)
                 elif kv.get('workload') == 'gcsim' and kv.get('mode') in ('copy', 'move'):
-                    key = (kv.get('heap_mib', '?'), kv.get('threads', '?'),
-                           kv.get('fault_mode', 'thread'),
+                    fmode = kv.get('fault_mode', 'thread')
+                    if num(kv.get('from_thp_kb')):
+                        fmode += '+thp'
+                    key = (kv.get('heap_mib', '?'), kv.get('threads', '?'), fmode,
                            kv.get('recycle', '?') if kv['mode'] == 'move'
                            else kv.get('copy_scratch', 'dontneed'),
                            kv['mode'])
@@ -100,7 +102,9 @@ class Results:
         # gcsim: per heap size, copy then move, then the ratio
         def variant(threads, fmode, recycle):
             # recycle: '0'/'1' for move runs, the copy_scratch mode for copy
-            return 't%s%s%s' % (threads, ' sigbus' if fmode == 'sigbus' else '',
+            return 't%s%s%s%s' % (threads,
+                                ' sigbus' if fmode.startswith('sigbus') else '',
+                                ' thp' if fmode.endswith('+thp') else '',
                                 ' norecycle' if recycle == '0' else
                                 ' scratch-reuse' if recycle == 'reuse' else '')
 

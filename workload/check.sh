@@ -19,6 +19,8 @@ out=$("$GCSIM" --kv --heap 4M --mode move --no-recycle -t 3 --obj-size 24-20000 
 [ $? -eq 0 ] && ok "move without recycling, multi-page objects" || { ko "no-recycle"; echo "$out"; }
 out=$("$GCSIM" --kv --heap 4M --mode both --fault-mode sigbus -t 3 2>&1)
 [ $? -eq 0 ] && echo "$out" | grep -q 'fault_mode=sigbus' && ok "sigbus fault mode" || { ko "sigbus"; echo "$out"; }
+out=$("$GCSIM" --kv --heap 8M --mode both --thp --copy-scratch reuse 2>&1)
+[ $? -eq 0 ] && ok "THP-backed from-space, copy scratch reuse" || { ko "thp"; echo "$out"; }
 out=$("$GCSIM" --kv --heap 2M --mode both --live 1 -t 0 2>&1)
 [ $? -eq 0 ] && ok "all live, no mutators" || { ko "live=1 t=0"; echo "$out"; }
 
@@ -31,7 +33,7 @@ else
 fi
 
 for a in "--heap 1x" "--heap 1K" "--live 0" "--live 2" "--obj-size 8-16" \
-	 "--obj-size 64" "--threads 65" "--mode fast" "--fault-mode x" "--reps 0" "--seed -1" \
+	 "--obj-size 64" "--threads 65" "--mode fast" "--fault-mode x" "--copy-scratch x" "--reps 0" "--seed -1" \
 	 "--nope" "stray-arg"; do
 	"$GCSIM" $a >/dev/null 2>&1
 	rc=$?

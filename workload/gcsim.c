@@ -97,6 +97,7 @@ struct opts {
 	int no_move;		/* hidden: act as if UFFD_FEATURE_MOVE were missing */
 	int sigbus;		/* faulting mutators compact the page themselves */
 	int copy_reuse;		/* copy mode: keep the scratch page (no DONTNEED) */
+	int thp;		/* from-space backed by transparent huge pages */
 };
 
 struct tstat {			/* per installer thread */
@@ -356,6 +357,49 @@ static char *xmmap(size_t len, int nohuge)
 	return p;
 }
 
+/* 2 MiB aligned, MADV_HUGEPAGE: huge pages where the kernel can */
+static char *xmmap_thp(size_t len)
+{
+	const size_t H = 2ul << 20;
+	char *p = mmap(NULL, len + H, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	uintptr_t a;
+
+	if (p == MAP_FAILED)
+		die(3, "mmap %zu bytes: %s", len + H, strerror(errno));
+	a = ((uintptr_t)p + H - 1) & ~(uintptr_t)(H - 1);
+	if (a > (uintptr_t)p)
+		munmap(p, a - (uintptr_t)p);
+	if ((uintptr_t)p + len + H > a + len)
+		munmap((char *)a + len, (uintptr_t)p + len + H - (a + len));
+	madvise((char *)a, len, MADV_HUGEPAGE);
+	return (char *)a;
+}
+
+/* kB of AnonHugePages in the mapping containing addr, -1 if unknown */
+static long smaps_huge_kb(void *addr)
+{
+	FILE *f = fopen("/proc/self/smaps", "r");
+	char line[512];
+	int in = 0;
+	long kb = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		unsigned long lo, hi;
+
+		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
+			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
+			continue;
+		}
+		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
+			break;
+	}
+	fclose(f);
+	return in ? kb : -1;
+}
+
 static uint32_t pick_size(const struct opts *o, uint64_t *r)
 {
 	/* skewed towards small objects, as in real heaps */
@@ -378,7 +422,7 @@ static void build_heap(struct sim *s)
 	uint32_t *size, *nrefs, i, w;
 	uint8_t *live;
 
-	s->from = xmmap(s->heap, 1);
+	s->from = o->thp ? xmmap_thp(s->heap) : xmmap(s->heap, 1);
 	s->obj_off = xcalloc(cap, sizeof(*s->obj_off));
 	size = xcalloc(cap, sizeof(*size));
 	nrefs = xcalloc(cap, sizeof(*nrefs));
@@ -1074,6 +1118,7 @@ static uint64_t verify(struct sim *s, uint64_t *nrefs_checked)
 struct result {
 	int move;
 	double ms, release_ms;
+	long from_thp_kb;
 	uint64_t pages, coll_inst, hand_inst, faults, wakes, helped, eexist, eagain;
 	uint64_t ebusy, recycled, fresh, stray, ops, mfaults, online_err;
 	double lat_med_us, lat_p99_us;
@@ -1096,6 +1141,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	struct mutator mut[MAX_THREADS];
 	pthread_t hth;
 	uint64_t t0, t1, t2, t3;
+	long from_thp_kb;
 	int i;
 
 	memset(s, 0, sizeof(*s));
@@ -1118,6 +1164,8 @@ static void run_once(const struct opts *o, int move, struct result *res)
 		for (uint64_t q = 0; q < s->nfrom; q++)
 			if (!s->need[q])
 				s->pool[s->npool++] = s->from + q * s->pg;
+
+	from_thp_kb = o->thp ? smaps_huge_kb(s->from) : 0;
 
 	/* flip: the to-space goes under userfaultfd */
 	s->uffd = uffd_create(move, o->sigbus);
@@ -1199,6 +1247,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	res->move = move;
 	res->ms = (t1 - t0) / 1e6;
 	res->release_ms = (t3 - t2) / 1e6;
+	res->from_thp_kb = from_thp_kb;
 	res->pages = s->npages;
 	res->nobj = s->nobj;
 	res->nlive = s->nlive;
@@ -1293,7 +1342,7 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 		       "live_ratio=%.2f obj_min=%u obj_max=%u threads=%d seed=%" PRIu64
 		       " recycle=%d fault_mode=%s rep=%d objects=%u live_objects=%u"
 		       " live_bytes=%" PRIu64
-		       " copy_scratch=%s pages=%" PRIu64 " compaction_ms=%.3f ns_per_page=%.0f"
+		       " copy_scratch=%s from_thp_kb=%ld pages=%" PRIu64 " compaction_ms=%.3f ns_per_page=%.0f"
 		       " release_ms=%.3f"
 		       " installed_by_collector=%" PRIu64 " installed_by_handler=%" PRIu64
 		       " faults=%" PRIu64 " wakes=%" PRIu64 " helped=%" PRIu64
@@ -1306,7 +1355,7 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 		       o->obj_min, o->obj_max, o->threads, o->seed,
 		       r->move ? o->recycle : 0, o->sigbus ? "sigbus" : "thread", rep,
 		       r->nobj, r->nlive, r->live_bytes,
-		       o->copy_reuse ? "reuse" : "dontneed", r->pages, r->ms,
+		       o->copy_reuse ? "reuse" : "dontneed", r->from_thp_kb, r->pages, r->ms,
 		       r->ms * 1e6 / (r->pages ? r->pages : 1), r->release_ms,
 		       r->coll_inst, r->hand_inst, r->faults, r->wakes, r->helped,
 		       r->eexist, r->eagain, r->ebusy, r->recycled, r->fresh, r->ops,
@@ -1319,9 +1368,12 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 	if (o->quiet)
 		return;
 	printf("mode %s%s (run %d): %u objects, %u live (%.1f%% of the heap), "
-	       "%" PRIu64 " to-space pages\n", mode_name(r->move),
+	       "%" PRIu64 " to-space pages", mode_name(r->move),
 	       r->move && !o->recycle ? " without recycling" : "", rep, r->nobj,
 	       r->nlive, 100.0 * r->live_bytes / o->heap, r->pages);
+	if (o->thp)
+		printf(", from-space %ld kB in huge pages", r->from_thp_kb);
+	printf("\n");
 	printf("  compaction time     : %.2f ms (%.0f ns/page); from-space release "
 	       "%.2f ms\n", r->ms, r->ms * 1e6 / (r->pages ? r->pages : 1),
 	       r->release_ms);
@@ -1387,6 +1439,9 @@ static void usage(FILE *f)
 "      --copy-scratch M   copy mode: 'dontneed' (default) gives each scratch\n"
 "                         page back with MADV_DONTNEED after UFFDIO_COPY;\n"
 "                         'reuse' keeps reusing it\n"
+"      --thp              back the from-space with transparent huge pages\n"
+"                         (MADV_HUGEPAGE): recycled scratch pages are then\n"
+"                         parts of huge pages, split by the kernel on MOVE\n"
 "  -F, --fault-mode M     who serves mutator faults: 'thread' (default), a\n"
 "                         handler thread reading the userfaultfd, or 'sigbus'\n"
 "                         (UFFD_FEATURE_SIGBUS): the faulting mutator builds\n"
@@ -1459,6 +1514,7 @@ int main(int argc, char **argv)
 		{ "no-recycle", no_argument, 0, 'N' },
 		{ "fault-mode", required_argument, 0, 'F' },
 		{ "copy-scratch", required_argument, 0, 'P' },
+		{ "thp", no_argument, 0, 'T' },
 		{ "kv", no_argument, 0, 'K' },
 		{ "quiet", no_argument, 0, 'q' },
 		{ "help", no_argument, 0, 'h' },
@@ -1545,6 +1601,9 @@ int main(int argc, char **argv)
 			break;
 		case 'N':
 			o.recycle = 0;
+			break;
+		case 'T':
+			o.thp = 1;
 			break;
 		case 'P':
 			if (!strcmp(optarg, "dontneed"))
