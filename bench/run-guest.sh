@@ -9,6 +9,7 @@
 #                      "--pages 1024 --reps 5" for a quicker run)
 #   HEAPS              gcsim heap sizes (default "8M 16M 32M")
 #   GC_REPS            gcsim runs per mode and size (default 3)
+#   FAULT_MODES        gcsim --fault-mode values (default "thread sigbus")
 #   GC_ARGS            extra gcsim options (default: none)
 # Exit status: 0 when everything ran and verified, else the first failure's.
 here=$(dirname "$0")
@@ -21,6 +22,7 @@ UFFD_BENCH=${UFFD_BENCH:-$(find_bin uffd-bench)}
 GCSIM=${GCSIM:-$(find_bin gcsim)}
 HEAPS=${HEAPS:-"8M 16M 32M"}
 GC_REPS=${GC_REPS:-3}
+FAULT_MODES=${FAULT_MODES:-"thread sigbus"}
 out=${1:-/dev/null}
 : >"$out" 2>/dev/null || { echo "run-guest.sh: cannot write $out" >&2; exit 3; }
 status=0
@@ -43,8 +45,11 @@ t0=$(date +%s)
 run "$UFFD_BENCH" $BENCH_ARGS
 t1=$(date +%s)
 say "# uffd-bench took $((t1 - t0)) s"
-for h in $HEAPS; do
-	run "$GCSIM" --kv --mode both --heap "$h" --reps "$GC_REPS" $GC_ARGS
+for f in $FAULT_MODES; do
+	for h in $HEAPS; do
+		run "$GCSIM" --kv --mode both --heap "$h" --reps "$GC_REPS" \
+			--fault-mode "$f" $GC_ARGS
+	done
 done
 t2=$(date +%s)
 say "# gcsim took $((t2 - t1)) s"
