@@ -554,12 +554,15 @@ int main(int argc, char **argv)
 		{ "cases", required_argument, 0, 'c' },
 		{ "seed", required_argument, 0, 'S' },
 		{ "min-ms", required_argument, 0, 'M' },
+		{ "assume-no-move", no_argument, 0, 'A' },	/* tests */
+		{ "assume-no-thp", no_argument, 0, 'N' },	/* tests */
 		{ "list", no_argument, 0, 'l' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	unsigned long npages = 2048, thp_mib = 8, reps = 7, v;
 	long min_ms = -1;
+	int no_move = 0, no_thp = 0;
 	char *sel = NULL;
 	int c;
 	char want[NCASES];
@@ -594,6 +597,12 @@ int main(int argc, char **argv)
 			if (parse_num(optarg, &v) || v > 600000)
 				bad_opt("--min-ms (want 0..600000)", optarg);
 			min_ms = (long)v;
+			break;
+		case 'A':
+			no_move = 1;
+			break;
+		case 'N':
+			no_thp = 1;
 			break;
 		case 'l':
 			for (size_t i = 0; i < NCASES; i++)
@@ -638,7 +647,7 @@ int main(int argc, char **argv)
 
 		if (ioctl(uffd, UFFDIO_API, &api))
 			die(3, "UFFDIO_API: %s", strerror(errno));
-		have_move = !!(api.features & UFFD_FEATURE_MOVE);
+		have_move = !!(api.features & UFFD_FEATURE_MOVE) && !no_move;
 		close(uffd);
 		uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 		if (uffd < 0)
@@ -652,6 +661,10 @@ int main(int argc, char **argv)
 			die(3, "UFFDIO_API: %s", strerror(errno));
 	}
 	detect_thp();
+	if (no_thp) {
+		thp_ok = 0;
+		strcpy(thp_mode, "never");
+	}
 	clock_res_ns = measure_clock_res();
 	if (min_ms >= 0)
 		min_rep_ns = (uint64_t)min_ms * 1000000ull;
