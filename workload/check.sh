@@ -21,6 +21,14 @@ out=$("$GCSIM" --kv --heap 4M --mode both --fault-mode sigbus -t 3 2>&1)
 [ $? -eq 0 ] && echo "$out" | grep -q 'fault_mode=sigbus' && ok "sigbus fault mode" || { ko "sigbus"; echo "$out"; }
 out=$("$GCSIM" --kv --heap 8M --mode both --thp --copy-scratch reuse 2>&1)
 [ $? -eq 0 ] && ok "THP-backed from-space, copy scratch reuse" || { ko "thp"; echo "$out"; }
+for f in thread sigbus; do
+	out=$("$GCSIM" --kv --heap 4M --mode both --eagain-stress --fault-mode $f 2>&1); rc=$?
+	if [ $rc -eq 0 ] && echo "$out" | grep -q 'remove_events_raised=[1-9]'; then
+		ok "EAGAIN stress ($f): retried, verifies"
+	else
+		ko "EAGAIN stress ($f), status $rc"; echo "$out"
+	fi
+done
 out=$("$GCSIM" --kv --heap 2M --mode both --live 1 -t 0 2>&1)
 [ $? -eq 0 ] && ok "all live, no mutators" || { ko "live=1 t=0"; echo "$out"; }
 

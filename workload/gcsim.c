@@ -62,6 +62,7 @@
 #define MAX_REFS	8
 #define MAX_THREADS	64
 #define LAT_CAP		(1u << 17)	/* latency samples kept per mutator */
+#define EXTRA_PAGES	16	/* registered to-space pages after the heap */
 
 /* Page states of the to-space. */
 enum { PG_TODO = 0, PG_BUSY = 1, PG_DONE = 2 };
@@ -98,11 +99,13 @@ struct opts {
 	int sigbus;		/* faulting mutators compact the page themselves */
 	int copy_reuse;		/* copy mode: keep the scratch page (no DONTNEED) */
 	int thp;		/* from-space backed by transparent huge pages */
+	int eagain_stress;	/* non-cooperative events during compaction */
 };
 
 struct tstat {			/* per installer thread */
 	uint64_t installs, eexist, eagain, ebusy, recycled, fresh;
-	uint64_t faults, wakes, helped, stray;
+	uint64_t faults, wakes, helped, stray, events;
+	int is_handler;		/* the thread that reads the userfaultfd */
 	char *fresh_page;	/* private scratch page */
 	char *spare;		/* recycled page kept after a lost race */
 };
@@ -125,7 +128,7 @@ struct sim {
 	size_t pg;
 	int uffd;
 	char *from, *to;
-	uint64_t heap;
+	uint64_t heap, to_len;	/* to_len: heap + EXTRA_PAGES */
 	/* all objects */
 	uint32_t nobj;
 	uint64_t *obj_off;
@@ -151,8 +154,11 @@ struct sim {
 	/* progress */
 	uint64_t installed;
 	volatile int stop;
+	uint64_t disturbs;
 	pthread_barrier_t start;
 	struct tstat coll, hand;
+	uint64_t *deferred;	/* handler thread: faults read, not yet handled */
+	size_t ndeferred, cap_deferred;
 	int corrupt_page;
 };
 
@@ -263,11 +269,12 @@ static uint64_t uffd_probe_features(void)
 	return api.features;
 }
 
-static int uffd_create(int want_move, int sigbus)
+static int uffd_create(int want_move, int sigbus, int events)
 {
 	struct uffdio_api api = { .api = UFFD_API,
 				  .features = (want_move ? UFFD_FEATURE_MOVE : 0) |
-					      (sigbus ? UFFD_FEATURE_SIGBUS : 0) };
+					      (sigbus ? UFFD_FEATURE_SIGBUS : 0) |
+					      (events ? UFFD_FEATURE_EVENT_REMOVE : 0) };
 	int fd = uffd_open();
 
 	if (fd < 0)
@@ -648,6 +655,17 @@ static void build_heap(struct sim *s)
 /* ------------------------------------------------------------------ */
 /* compaction                                                          */
 
+static void handler_drain(struct sim *s);
+
+/* An install met EAGAIN: let the pending non-cooperative event complete. */
+static void eagain_backoff(struct sim *s, struct tstat *ts)
+{
+	if (ts->is_handler)
+		handler_drain(s);
+	else
+		sched_yield();
+}
+
 static void pool_push(struct sim *s, char *page)
 {
 	pthread_mutex_lock(&s->pool_lock);
@@ -759,7 +777,7 @@ static int do_copy(struct sim *s, struct tstat *ts, char *dst, char *src)
 			if (tries > 1000000)
 				die(3, "UFFDIO_COPY dst=%p: EAGAIN without progress, "
 				    "1000000 times", dst);
-			sched_yield();
+			eagain_backoff(s, ts);
 			continue;
 		}
 		die(3, "UFFDIO_COPY dst=%p: %s", dst, strerror(errno));
@@ -809,7 +827,7 @@ static int install_page(struct sim *s, struct tstat *ts, uint64_t p)
 			if (tries > 1000000)
 				die(3, "UFFDIO_MOVE dst=%p: EAGAIN without progress, "
 				    "1000000 times", dst);
-			sched_yield();
+			eagain_backoff(s, ts);
 			continue;
 		}
 		if (errno == EEXIST) {
@@ -842,64 +860,92 @@ out:
 	return ok;
 }
 
+/* Read whatever the userfaultfd has without blocking. Events (REMOVE) are
+ * acknowledged by the read itself; faults are queued for the handler loop.
+ * Called by the handler thread only, also from inside install_page() when
+ * an ioctl says EAGAIN: the pending event it waits for may be ours to read,
+ * and nobody else reads the userfaultfd. */
+static void handler_drain(struct sim *s)
+{
+	struct uffd_msg msgs[16];
+	ssize_t n;
+
+	while ((n = read(s->uffd, msgs, sizeof(msgs))) > 0) {
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
+			if (msgs[i].event != UFFD_EVENT_PAGEFAULT) {
+				s->hand.events++;
+				continue;
+			}
+			if (s->ndeferred == s->cap_deferred) {
+				s->cap_deferred = s->cap_deferred ? 2 * s->cap_deferred : 256;
+				s->deferred = realloc(s->deferred, s->cap_deferred *
+						      sizeof(*s->deferred));
+				if (!s->deferred)
+					die(3, "out of memory");
+			}
+			s->deferred[s->ndeferred++] = msgs[i].arg.pagefault.address;
+		}
+	}
+	if (n < 0 && errno != EAGAIN && errno != EINTR)
+		die(3, "read(userfaultfd): %s", strerror(errno));
+}
+
+static void handle_fault(struct sim *s, uint64_t addr)
+{
+	struct tstat *ts = &s->hand;
+	uint64_t a = addr & ~(uint64_t)(s->pg - 1);
+	uint64_t p = (a - (uintptr_t)s->to) / s->pg;
+	uint8_t st;
+
+	ts->faults++;
+	if (p >= s->npages) {
+		/* outside the live part: never touched normally */
+		struct uffdio_zeropage z = { .range = { .start = a, .len = s->pg } };
+
+		ts->stray++;
+		while (ioctl(s->uffd, UFFDIO_ZEROPAGE, &z) && errno != EEXIST) {
+			if (errno != EAGAIN)
+				die(3, "UFFDIO_ZEROPAGE: %s", strerror(errno));
+			handler_drain(s);
+		}
+		return;
+	}
+	st = __atomic_load_n(&s->pstate[p], __ATOMIC_ACQUIRE);
+	if (st == PG_DONE) {
+		/* installed after the fault was queued */
+		struct uffdio_range r = { .start = a, .len = s->pg };
+
+		ts->wakes++;
+		ioctl(s->uffd, UFFDIO_WAKE, &r);
+		return;
+	}
+	if (st == PG_TODO &&
+	    __atomic_compare_exchange_n(&s->pstate[p], &st, PG_BUSY, 0,
+					__ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+		install_page(s, ts, p);
+		return;
+	}
+	/* the collector is compacting it right now: don't wait, build it too;
+	 * whoever installs second gets EEXIST */
+	ts->helped++;
+	install_page(s, ts, p);
+}
+
 static void *handler_main(void *arg)
 {
 	struct sim *s = arg;
-	struct tstat *ts = &s->hand;
-	struct uffd_msg msgs[16];
 
 	pthread_barrier_wait(&s->start);
 	while (!s->stop) {
 		struct pollfd pfd = { .fd = s->uffd, .events = POLLIN };
-		ssize_t n;
 
-		if (poll(&pfd, 1, 10) <= 0)
+		if (!s->ndeferred && poll(&pfd, 1, 10) <= 0)
 			continue;
-		n = read(s->uffd, msgs, sizeof(msgs));
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				continue;
-			die(3, "read(userfaultfd): %s", strerror(errno));
-		}
-		for (ssize_t i = 0; i < n / (ssize_t)sizeof(msgs[0]); i++) {
-			uint64_t a, p;
-			uint8_t st;
-
-			if (msgs[i].event != UFFD_EVENT_PAGEFAULT)
-				continue;
-			ts->faults++;
-			a = msgs[i].arg.pagefault.address & ~(uint64_t)(s->pg - 1);
-			p = (a - (uintptr_t)s->to) / s->pg;
-			if (p >= s->npages) {
-				/* outside the live part: never touched normally */
-				struct uffdio_zeropage z = {
-					.range = { .start = a, .len = s->pg } };
-				ts->stray++;
-				if (ioctl(s->uffd, UFFDIO_ZEROPAGE, &z) && errno != EEXIST)
-					die(3, "UFFDIO_ZEROPAGE: %s", strerror(errno));
-				continue;
-			}
-			st = __atomic_load_n(&s->pstate[p], __ATOMIC_ACQUIRE);
-			if (st == PG_DONE) {
-				/* installed after the fault was queued */
-				struct uffdio_range r = { .start = a, .len = s->pg };
-
-				ts->wakes++;
-				ioctl(s->uffd, UFFDIO_WAKE, &r);
-				continue;
-			}
-			if (st == PG_TODO &&
-			    __atomic_compare_exchange_n(&s->pstate[p], &st, PG_BUSY,
-							0, __ATOMIC_ACQ_REL,
-							__ATOMIC_ACQUIRE)) {
-				install_page(s, ts, p);
-				continue;
-			}
-			/* the collector is compacting it right now: don't wait,
-			 * build it too; whoever installs second gets EEXIST */
-			ts->helped++;
-			install_page(s, ts, p);
-		}
+		handler_drain(s);
+		/* oldest first; handling may queue more */
+		for (size_t i = 0; i < s->ndeferred; i++)
+			handle_fault(s, s->deferred[i]);
+		s->ndeferred = 0;
 	}
 	return NULL;
 }
@@ -940,6 +986,27 @@ static void sigbus_handler(int sig, siginfo_t *si, void *uc)
 	}
 	m->ts.helped++;
 	install_page(s, &m->ts, p);
+}
+
+/* --eagain-stress: MADV_DONTNEED on registered to-space pages past the
+ * heap raises UFFD_EVENT_REMOVE; until the handler thread has read it the
+ * kernel refuses UFFDIO_COPY/UFFDIO_MOVE with EAGAIN ("mmap changing"),
+ * which the installers must retry. */
+static void *disturber_main(void *arg)
+{
+	struct sim *s = arg;
+	uint64_t i = 0;
+
+	pthread_barrier_wait(&s->start);
+	while (!s->stop) {
+		struct timespec ts = { 0, 50000 };
+
+		madvise(s->to + s->heap + (i++ % EXTRA_PAGES) * s->pg, s->pg,
+			MADV_DONTNEED);
+		s->disturbs++;
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1121,6 +1188,7 @@ struct result {
 	long from_thp_kb;
 	uint64_t pages, coll_inst, hand_inst, faults, wakes, helped, eexist, eagain;
 	uint64_t ebusy, recycled, fresh, stray, ops, mfaults, online_err;
+	uint64_t events, disturbs;
 	double lat_med_us, lat_p99_us;
 	uint64_t nlat;
 	uint64_t mismatches, refs_checked;
@@ -1139,7 +1207,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 {
 	struct sim S, *s = &S;
 	struct mutator mut[MAX_THREADS];
-	pthread_t hth;
+	pthread_t hth, dth;
 	uint64_t t0, t1, t2, t3;
 	long from_thp_kb;
 	int i;
@@ -1158,6 +1226,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	/* scratch */
 	s->coll.fresh_page = xmmap(s->pg, 1);
 	s->hand.fresh_page = xmmap(s->pg, 1);
+	s->hand.is_handler = 1;
 	pthread_mutex_init(&s->pool_lock, NULL);
 	s->pool = xcalloc(s->nfrom, sizeof(char *));
 	if (move && o->recycle)
@@ -1168,7 +1237,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	from_thp_kb = o->thp ? smaps_huge_kb(s->from) : 0;
 
 	/* flip: the to-space goes under userfaultfd */
-	s->uffd = uffd_create(move, o->sigbus);
+	s->uffd = uffd_create(move, o->sigbus, o->eagain_stress);
 	if (o->sigbus) {
 		struct sigaction sa;
 
@@ -1180,10 +1249,11 @@ static void run_once(const struct opts *o, int move, struct result *res)
 		if (sigaction(SIGBUS, &sa, NULL))
 			die(3, "sigaction: %s", strerror(errno));
 	}
-	s->to = xmmap(s->heap, 1);
+	s->to_len = s->heap + EXTRA_PAGES * s->pg;
+	s->to = xmmap(s->to_len, 1);
 	{
 		struct uffdio_register reg = {
-			.range = { .start = (uintptr_t)s->to, .len = s->heap },
+			.range = { .start = (uintptr_t)s->to, .len = s->to_len },
 			.mode = UFFDIO_REGISTER_MODE_MISSING,
 		};
 
@@ -1197,8 +1267,11 @@ static void run_once(const struct opts *o, int move, struct result *res)
 			die(3, "UFFDIO_REGISTER: UFFDIO_COPY not available");
 	}
 
-	pthread_barrier_init(&s->start, NULL, (unsigned)o->threads + 2);
+	pthread_barrier_init(&s->start, NULL,
+			     (unsigned)o->threads + 2 + !!o->eagain_stress);
 	if (pthread_create(&hth, NULL, handler_main, s))
+		die(3, "pthread_create failed");
+	if (o->eagain_stress && pthread_create(&dth, NULL, disturber_main, s))
 		die(3, "pthread_create failed");
 	for (i = 0; i < o->threads; i++) {
 		mut[i].tid = i;
@@ -1227,6 +1300,8 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	}
 	t1 = now_ns();
 	s->stop = 1;
+	if (o->eagain_stress)
+		pthread_join(dth, NULL);	/* before the handler: it may wait on it */
 	pthread_join(hth, NULL);
 	for (i = 0; i < o->threads; i++)
 		pthread_join(mut[i].th, NULL);
@@ -1237,7 +1312,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	t3 = now_ns();
 
 	{
-		struct uffdio_range r = { .start = (uintptr_t)s->to, .len = s->heap };
+		struct uffdio_range r = { .start = (uintptr_t)s->to, .len = s->to_len };
 
 		if (ioctl(s->uffd, UFFDIO_UNREGISTER, &r))
 			die(3, "UFFDIO_UNREGISTER: %s", strerror(errno));
@@ -1258,6 +1333,8 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	res->wakes = s->hand.wakes;
 	res->helped = s->hand.helped;
 	res->stray = s->hand.stray;
+	res->events = s->hand.events;
+	res->disturbs = s->disturbs;
 	res->eexist = s->coll.eexist + s->hand.eexist;
 	res->eagain = s->coll.eagain + s->hand.eagain;
 	res->ebusy = s->coll.ebusy + s->hand.ebusy;
@@ -1307,7 +1384,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 		g_sim = NULL;
 	}
 	close(s->uffd);
-	munmap(s->to, s->heap);
+	munmap(s->to, s->to_len);
 	munmap(s->from, s->heap);
 	munmap(s->coll.fresh_page, s->pg);
 	munmap(s->hand.fresh_page, s->pg);
@@ -1323,6 +1400,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	free(s->src_hi);
 	free(s->need);
 	free(s->from_first);
+	free(s->deferred);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1347,6 +1425,7 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 		       " installed_by_collector=%" PRIu64 " installed_by_handler=%" PRIu64
 		       " faults=%" PRIu64 " wakes=%" PRIu64 " helped=%" PRIu64
 		       " eexist=%" PRIu64 " eagain=%" PRIu64 " ebusy=%" PRIu64
+		       " events=%" PRIu64 " remove_events_raised=%" PRIu64
 		       " recycled=%" PRIu64 " fresh=%" PRIu64 " mutator_ops=%" PRIu64
 		       " mutator_faults=%" PRIu64 " lat_samples=%" PRIu64
 		       " lat_median_us=%.1f lat_p99_us=%.1f refs_checked=%" PRIu64
@@ -1358,7 +1437,8 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 		       o->copy_reuse ? "reuse" : "dontneed", r->from_thp_kb, r->pages, r->ms,
 		       r->ms * 1e6 / (r->pages ? r->pages : 1), r->release_ms,
 		       r->coll_inst, r->hand_inst, r->faults, r->wakes, r->helped,
-		       r->eexist, r->eagain, r->ebusy, r->recycled, r->fresh, r->ops,
+		       r->eexist, r->eagain, r->ebusy, r->events, r->disturbs,
+		       r->recycled, r->fresh, r->ops,
 		       r->mfaults, r->nlat, r->lat_med_us, r->lat_p99_us,
 		       r->refs_checked, r->mismatches + r->online_err,
 		       ok ? "ok" : "FAILED");
@@ -1385,6 +1465,9 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 	       r->eexist, r->eagain, r->ebusy);
 	printf("  faults served       : %" PRIu64 " (%" PRIu64 " already installed, "
 	       "%" PRIu64 " helped the collector)\n", r->faults, r->wakes, r->helped);
+	if (o->eagain_stress)
+		printf("  eagain stress       : %" PRIu64 " REMOVE events raised, %"
+		       PRIu64 " read by the handler\n", r->disturbs, r->events);
 	printf("  scratch pages       : %" PRIu64 " recycled from-space pages, %"
 	       PRIu64 " fresh\n", r->recycled, r->fresh);
 	printf("  mutators            : %" PRIu64 " operations, %" PRIu64
@@ -1442,6 +1525,9 @@ static void usage(FILE *f)
 "      --thp              back the from-space with transparent huge pages\n"
 "                         (MADV_HUGEPAGE): recycled scratch pages are then\n"
 "                         parts of huge pages, split by the kernel on MOVE\n"
+"      --eagain-stress    during compaction, a thread keeps raising\n"
+"                         UFFD_EVENT_REMOVE (MADV_DONTNEED on registered pages\n"
+"                         past the heap), so installs meet EAGAIN and retry\n"
 "  -F, --fault-mode M     who serves mutator faults: 'thread' (default), a\n"
 "                         handler thread reading the userfaultfd, or 'sigbus'\n"
 "                         (UFFD_FEATURE_SIGBUS): the faulting mutator builds\n"
@@ -1515,6 +1601,7 @@ int main(int argc, char **argv)
 		{ "fault-mode", required_argument, 0, 'F' },
 		{ "copy-scratch", required_argument, 0, 'P' },
 		{ "thp", no_argument, 0, 'T' },
+		{ "eagain-stress", no_argument, 0, 'E' },
 		{ "kv", no_argument, 0, 'K' },
 		{ "quiet", no_argument, 0, 'q' },
 		{ "help", no_argument, 0, 'h' },
@@ -1604,6 +1691,9 @@ int main(int argc, char **argv)
 			break;
 		case 'T':
 			o.thp = 1;
+			break;
+		case 'E':
+			o.eagain_stress = 1;
 			break;
 		case 'P':
 			if (!strcmp(optarg, "dontneed"))
