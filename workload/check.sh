@@ -4,6 +4,15 @@
 # corruption. busybox sh compatible. Usage: GCSIM=path/to/gcsim sh check.sh
 GCSIM=${GCSIM:-../build/bin/gcsim}
 fail=0
+# no userfaultfd here (no permission, CONFIG_USERFAULTFD=n): nothing to test
+if ! "$GCSIM" --heap 64K --mode copy -t 0 -q >/dev/null 2>/tmp/gcsim-check.$$; then
+	if grep -q 'userfaultfd' /tmp/gcsim-check.$$; then
+		echo "SKIP gcsim check: $(cat /tmp/gcsim-check.$$)"
+		rm -f /tmp/gcsim-check.$$
+		exit 0
+	fi
+fi
+rm -f /tmp/gcsim-check.$$
 ok() { echo "ok   $*"; }
 ko() { echo "FAIL $*"; fail=1; }
 
@@ -19,8 +28,19 @@ out=$("$GCSIM" --kv --heap 4M --mode move --no-recycle -t 3 --obj-size 24-20000 
 [ $? -eq 0 ] && ok "move without recycling, multi-page objects" || { ko "no-recycle"; echo "$out"; }
 out=$("$GCSIM" --kv --heap 4M --mode both --fault-mode sigbus -t 3 2>&1)
 [ $? -eq 0 ] && echo "$out" | grep -q 'fault_mode=sigbus' && ok "sigbus fault mode" || { ko "sigbus"; echo "$out"; }
-out=$("$GCSIM" --kv --heap 8M --mode both --thp --copy-scratch reuse 2>&1)
-[ $? -eq 0 ] && ok "THP-backed from-space, copy scratch reuse" || { ko "thp"; echo "$out"; }
+out=$("$GCSIM" --kv --heap 8M --mode both --thp --copy-scratch reuse 2>&1); rc=$?
+if [ $rc -eq 0 ]; then
+	ok "THP-backed from-space, copy scratch reuse"
+elif [ $rc -eq 1 ] && echo "$out" | grep -q 'KERNEL ANOMALY' && \
+     ! echo "$out" | grep -q 'kernel_anomalies=0 verify=FAILED' && \
+     ! echo "$out" | grep -q 'MISMATCH'; then
+	# the kernel broke the UFFDIO_MOVE contract (see thp-move-race.c):
+	# gcsim did its job by catching it; not a failure of gcsim
+	echo "WARN THP-backed from-space: the running kernel broke the contract:"
+	echo "$out" | grep 'KERNEL ANOMALY' | head -3
+else
+	ko "thp (status $rc)"; echo "$out"
+fi
 for f in thread sigbus; do
 	out=$("$GCSIM" --kv --heap 4M --mode both --eagain-stress --fault-mode $f 2>&1); rc=$?
 	if [ $rc -eq 0 ] && echo "$out" | grep -q 'remove_events_raised=[1-9]'; then

@@ -100,11 +100,12 @@ struct opts {
 	int copy_reuse;		/* copy mode: keep the scratch page (no DONTNEED) */
 	int thp;		/* from-space backed by transparent huge pages */
 	int eagain_stress;	/* non-cooperative events during compaction */
+	int watchdog;		/* seconds; 0: none */
 };
 
 struct tstat {			/* per installer thread */
 	uint64_t installs, eexist, eagain, ebusy, recycled, fresh;
-	uint64_t faults, wakes, helped, stray, events;
+	uint64_t faults, wakes, helped, stray, events, anomalies;
 	int is_handler;		/* the thread that reads the userfaultfd */
 	char *fresh_page;	/* private scratch page */
 	char *spare;		/* recycled page kept after a lost race */
@@ -155,6 +156,7 @@ struct sim {
 	uint64_t installed;
 	volatile int stop;
 	uint64_t disturbs;
+	int anomalies_shown;
 	pthread_barrier_t start;
 	struct tstat coll, hand;
 	uint64_t *deferred;	/* handler thread: faults read, not yet handled */
@@ -657,6 +659,22 @@ static void build_heap(struct sim *s)
 
 static void handler_drain(struct sim *s);
 
+/* The kernel broke the UFFDIO_MOVE contract: report (the first few), count;
+ * the run fails. */
+static void anomaly(struct sim *s, struct tstat *ts, const char *fmt, ...)
+{
+	va_list ap;
+
+	ts->anomalies++;
+	if (__atomic_fetch_add(&s->anomalies_shown, 1, __ATOMIC_RELAXED) >= 5)
+		return;
+	fprintf(stderr, "%s: KERNEL ANOMALY: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 /* An install met EAGAIN: let the pending non-cooperative event complete. */
 static void eagain_backoff(struct sim *s, struct tstat *ts)
 {
@@ -831,6 +849,24 @@ static int install_page(struct sim *s, struct tstat *ts, uint64_t p)
 			continue;
 		}
 		if (errno == EEXIST) {
+			unsigned char vec = 1;
+
+			if (mincore(scratch, s->pg, &vec) == 0 && !(vec & 1)) {
+				/* the source is gone, so this call did move it:
+				 * a contract violation (seen on 6.18 when another
+				 * thread moves a page of the same THP). Count it
+				 * as installed, so nothing hangs, and fail. */
+				struct uffdio_range r = { .start = (uintptr_t)dst,
+							  .len = s->pg };
+
+				anomaly(s, ts, "UFFDIO_MOVE returned EEXIST (move=%lld) but "
+					"moved the page: dst=%p src=%p now empty",
+					(long long)m.move, dst, scratch);
+				/* a failed call wakes nobody: wake the waiters */
+				ioctl(s->uffd, UFFDIO_WAKE, &r);
+				ok = 1;
+				break;
+			}
 			/* lost the race: the page at src is still ours */
 			ts->eexist++;
 			if (recycled)
@@ -929,6 +965,64 @@ static void handle_fault(struct sim *s, uint64_t addr)
 	 * whoever installs second gets EEXIST */
 	ts->helped++;
 	install_page(s, ts, p);
+}
+
+/* Compaction is stuck (a lost wake-up, a page nobody installs): say what
+ * is known and exit rather than hang the guest. */
+static void watchdog_report(struct sim *s)
+{
+	uint64_t n[3] = { 0, 0, 0 }, shown = 0;
+	char line[256];
+	FILE *f;
+
+	fprintf(stderr, "%s: WATCHDOG: compaction not finished after %d s: "
+		"%" PRIu64 " of %" PRIu64 " pages installed (%s mode)\n", prog,
+		s->o->watchdog, s->installed, s->npages, s->move ? "move" : "copy");
+	for (uint64_t p = 0; p < s->npages; p++) {
+		uint8_t st = __atomic_load_n(&s->pstate[p], __ATOMIC_ACQUIRE);
+
+		n[st]++;
+		if (st != PG_DONE && shown++ < 10) {
+			unsigned char vec = 0;
+
+			mincore(s->to + p * s->pg, s->pg, &vec);
+			fprintf(stderr, "%s:   page %" PRIu64 " (%p) state %s, %s\n",
+				prog, p, s->to + p * s->pg,
+				st == PG_TODO ? "todo" : "busy",
+				vec & 1 ? "mapped" : "not mapped");
+		}
+	}
+	fprintf(stderr, "%s:   states: %" PRIu64 " todo, %" PRIu64 " busy, %" PRIu64
+		" done; handler: %" PRIu64 " faults, %" PRIu64 " installs, %" PRIu64
+		" eexist, %" PRIu64 " ebusy; collector: %" PRIu64 " installs, %"
+		PRIu64 " eexist, %" PRIu64 " ebusy\n", prog, n[0], n[1], n[2],
+		s->hand.faults, s->hand.installs, s->hand.eexist, s->hand.ebusy,
+		s->coll.installs, s->coll.eexist, s->coll.ebusy);
+	snprintf(line, sizeof(line), "/proc/self/fdinfo/%d", s->uffd);
+	f = fopen(line, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "pending", 7) || !strncmp(line, "total", 5))
+			fprintf(stderr, "%s:   userfaultfd %s", prog, line);
+	if (f)
+		fclose(f);
+	exit(3);
+}
+
+/* Threads still blocked in userfaults (fdinfo "total"), -1 if unknown. */
+static long uffd_waiters(struct sim *s)
+{
+	char line[128];
+	long n = -1;
+	FILE *f;
+
+	snprintf(line, sizeof(line), "/proc/self/fdinfo/%d", s->uffd);
+	f = fopen(line, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "total: %ld", &n) == 1)
+			break;
+	if (f)
+		fclose(f);
+	return n;
 }
 
 static void *handler_main(void *arg)
@@ -1188,7 +1282,7 @@ struct result {
 	long from_thp_kb;
 	uint64_t pages, coll_inst, hand_inst, faults, wakes, helped, eexist, eagain;
 	uint64_t ebusy, recycled, fresh, stray, ops, mfaults, online_err;
-	uint64_t events, disturbs;
+	uint64_t events, disturbs, anomalies;
 	double lat_med_us, lat_p99_us;
 	uint64_t nlat;
 	uint64_t mismatches, refs_checked;
@@ -1297,9 +1391,25 @@ static void run_once(const struct opts *o, int move, struct result *res)
 		struct timespec ts = { 0, 20000 };
 
 		nanosleep(&ts, NULL);
+		if (o->watchdog && now_ns() - t0 > (uint64_t)o->watchdog * 1000000000ull)
+			watchdog_report(s);
 	}
 	t1 = now_ns();
 	s->stop = 1;
+	/* Every page is in place, so no thread may still wait on a fault once
+	 * the wake-ups in flight are done. One that does was never woken. */
+	for (i = 0; i < 100 && uffd_waiters(s) > 0; i++) {
+		struct timespec ts = { 0, 10000000 };
+
+		nanosleep(&ts, NULL);
+	}
+	if (uffd_waiters(s) > 0) {
+		struct uffdio_range r = { .start = (uintptr_t)s->to, .len = s->to_len };
+
+		anomaly(s, &s->coll, "%ld thread(s) still blocked in a userfault 1 s "
+			"after every page was installed (lost wake-up)", uffd_waiters(s));
+		ioctl(s->uffd, UFFDIO_WAKE, &r);
+	}
 	if (o->eagain_stress)
 		pthread_join(dth, NULL);	/* before the handler: it may wait on it */
 	pthread_join(hth, NULL);
@@ -1338,6 +1448,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	res->eexist = s->coll.eexist + s->hand.eexist;
 	res->eagain = s->coll.eagain + s->hand.eagain;
 	res->ebusy = s->coll.ebusy + s->hand.ebusy;
+	res->anomalies = s->coll.anomalies + s->hand.anomalies;
 	res->recycled = s->coll.recycled + s->hand.recycled;
 	res->fresh = s->coll.fresh + s->hand.fresh;
 
@@ -1351,6 +1462,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 		res->eexist += t->eexist;
 		res->eagain += t->eagain;
 		res->ebusy += t->ebusy;
+		res->anomalies += t->anomalies;
 		res->recycled += t->recycled;
 		res->fresh += t->fresh;
 		munmap(t->fresh_page, s->pg);
@@ -1413,7 +1525,7 @@ static const char *mode_name(int move)
 
 static void print_result(const struct opts *o, const struct result *r, int rep)
 {
-	int ok = !r->mismatches && !r->online_err;
+	int ok = !r->mismatches && !r->online_err && !r->anomalies;
 
 	if (o->kv) {
 		printf("workload=gcsim mode=%s heap_bytes=%" PRIu64 " heap_mib=%.0f "
@@ -1429,7 +1541,7 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 		       " recycled=%" PRIu64 " fresh=%" PRIu64 " mutator_ops=%" PRIu64
 		       " mutator_faults=%" PRIu64 " lat_samples=%" PRIu64
 		       " lat_median_us=%.1f lat_p99_us=%.1f refs_checked=%" PRIu64
-		       " mismatches=%" PRIu64 " verify=%s\n",
+		       " mismatches=%" PRIu64 " kernel_anomalies=%" PRIu64 " verify=%s\n",
 		       mode_name(r->move), o->heap, o->heap / 1048576.0, o->live_ratio,
 		       o->obj_min, o->obj_max, o->threads, o->seed,
 		       r->move ? o->recycle : 0, o->sigbus ? "sigbus" : "thread", rep,
@@ -1440,7 +1552,7 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 		       r->eexist, r->eagain, r->ebusy, r->events, r->disturbs,
 		       r->recycled, r->fresh, r->ops,
 		       r->mfaults, r->nlat, r->lat_med_us, r->lat_p99_us,
-		       r->refs_checked, r->mismatches + r->online_err,
+		       r->refs_checked, r->mismatches + r->online_err, r->anomalies,
 		       ok ? "ok" : "FAILED");
 		fflush(stdout);
 		return;
@@ -1476,7 +1588,8 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 	printf("  verification        : %s (%u objects, %" PRIu64 " references",
 	       ok ? "OK" : "FAILED", r->nlive, r->refs_checked);
 	if (!ok)
-		printf(", %" PRIu64 " mismatches", r->mismatches + r->online_err);
+		printf(", %" PRIu64 " mismatches, %" PRIu64 " kernel anomalies",
+		       r->mismatches + r->online_err, r->anomalies);
 	printf(")\n");
 	fflush(stdout);
 }
@@ -1528,6 +1641,8 @@ static void usage(FILE *f)
 "      --eagain-stress    during compaction, a thread keeps raising\n"
 "                         UFFD_EVENT_REMOVE (MADV_DONTNEED on registered pages\n"
 "                         past the heap), so installs meet EAGAIN and retry\n"
+"  -W, --watchdog SEC     give up (status 3, with a diagnosis) when one\n"
+"                         compaction takes longer (default 300, 0: never)\n"
 "  -F, --fault-mode M     who serves mutator faults: 'thread' (default), a\n"
 "                         handler thread reading the userfaultfd, or 'sigbus'\n"
 "                         (UFFD_FEATURE_SIGBUS): the faulting mutator builds\n"
@@ -1602,6 +1717,7 @@ int main(int argc, char **argv)
 		{ "copy-scratch", required_argument, 0, 'P' },
 		{ "thp", no_argument, 0, 'T' },
 		{ "eagain-stress", no_argument, 0, 'E' },
+		{ "watchdog", required_argument, 0, 'W' },
 		{ "kv", no_argument, 0, 'K' },
 		{ "quiet", no_argument, 0, 'q' },
 		{ "help", no_argument, 0, 'h' },
@@ -1612,7 +1728,7 @@ int main(int argc, char **argv)
 	struct opts o = {
 		.heap = 16ull << 20, .live_ratio = 0.5, .obj_min = 24,
 		.obj_max = 2048, .threads = 2, .modes = 3, .seed = 1,
-		.recycle = 1, .reps = 1,
+		.recycle = 1, .reps = 1, .watchdog = 300,
 	};
 	uint64_t v;
 	int c, status = 0;
@@ -1694,6 +1810,12 @@ int main(int argc, char **argv)
 			break;
 		case 'E':
 			o.eagain_stress = 1;
+			break;
+		case 'W':
+			if (parse_u64(optarg, &v, 0) || v > 86400)
+				bad_opt("bad --watchdog '%s': want seconds, 0 to 86400",
+					optarg);
+			o.watchdog = (int)v;
 			break;
 		case 'P':
 			if (!strcmp(optarg, "dontneed"))
@@ -1779,13 +1901,13 @@ int main(int argc, char **argv)
 		if (o.modes & 1) {
 			run_once(&o, 0, &rc[rep]);
 			print_result(&o, &rc[rep], rep + 1);
-			if (rc[rep].mismatches || rc[rep].online_err)
+			if (rc[rep].mismatches || rc[rep].online_err || rc[rep].anomalies)
 				status = 1;
 		}
 		if (o.modes & 2) {
 			run_once(&o, 1, &rm[rep]);
 			print_result(&o, &rm[rep], rep + 1);
-			if (rm[rep].mismatches || rm[rep].online_err)
+			if (rm[rep].mismatches || rm[rep].online_err || rm[rep].anomalies)
 				status = 1;
 		}
 	}
