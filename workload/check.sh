@@ -61,7 +61,7 @@ else
 fi
 
 for a in "--heap 1x" "--heap 1K" "--live 0" "--live 2" "--obj-size 8-16" \
-	 "--obj-size 64" "--threads 65" "--mode fast" "--fault-mode x" "--copy-scratch x" "--reps 0" "--seed -1" \
+	 "--obj-size 64" "--threads 65" "--mode fast" "--fault-mode x" "--copy-scratch x" "-W x" "--reps 0" "--seed -1" \
 	 "--nope" "stray-arg"; do
 	"$GCSIM" $a >/dev/null 2>&1
 	rc=$?

@@ -1738,7 +1738,7 @@ int main(int argc, char **argv)
 
 		prog = b ? b + 1 : argv[0];
 	}
-	while ((c = getopt_long(argc, argv, "H:l:s:t:m:S:r:F:qh", lopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "H:l:s:t:m:S:r:F:W:qh", lopts, NULL)) != -1) {
 		switch (c) {
 		case 'H':
 			if (parse_u64(optarg, &v, 1) || v < (64ull << 10) ||
