@@ -108,7 +108,12 @@ class Results:
                                 ' norecycle' if recycle == '0' else
                                 ' scratch-reuse' if recycle == 'reuse' else '')
 
-        for key in sorted(gc, key=lambda k: (num(k[0]) or 0,) + k[1:]):
+        def order(k):
+            heap, threads, fmode, recycle, mode = k
+            return (num(heap) or 0, threads, fmode != 'thread', fmode, mode,
+                    recycle)
+
+        for key in sorted(gc, key=order):
             heap, threads, fmode, recycle, mode = key
             runs = gc[key]
             times = [num(kv.get('compaction_ms')) for kv in runs]
@@ -127,7 +132,7 @@ class Results:
             if p99:
                 self._add(tag + ' fault lat p99', 'us', statistics.median(p99),
                           min(p99), max(p99), len(p99), '')
-        for key in sorted(gc, key=lambda k: (num(k[0]) or 0,) + k[1:]):
+        for key in sorted(gc, key=order):
             heap, threads, fmode, recycle, mode = key
             if mode != 'move':
                 continue

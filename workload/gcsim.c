@@ -157,6 +157,7 @@ struct sim {
 	volatile int stop;
 	uint64_t disturbs;
 	int anomalies_shown;
+	uint64_t t0;		/* when the first thread left the start barrier */
 	pthread_barrier_t start;
 	struct tstat coll, hand;
 	uint64_t *deferred;	/* handler thread: faults read, not yet handled */
@@ -657,6 +658,17 @@ static void build_heap(struct sim *s)
 /* ------------------------------------------------------------------ */
 /* compaction                                                          */
 
+/* All threads start together; the clock starts when the first one leaves
+ * the barrier (whichever thread the scheduler runs first). */
+static void start_barrier(struct sim *s)
+{
+	uint64_t zero = 0;
+
+	pthread_barrier_wait(&s->start);
+	__atomic_compare_exchange_n(&s->t0, &zero, now_ns(), 0, __ATOMIC_ACQ_REL,
+				    __ATOMIC_ACQUIRE);
+}
+
 static void handler_drain(struct sim *s);
 
 /* The kernel broke the UFFDIO_MOVE contract: report (the first few), count;
@@ -1029,7 +1041,7 @@ static void *handler_main(void *arg)
 {
 	struct sim *s = arg;
 
-	pthread_barrier_wait(&s->start);
+	start_barrier(s);
 	while (!s->stop) {
 		struct pollfd pfd = { .fd = s->uffd, .events = POLLIN };
 
@@ -1091,7 +1103,7 @@ static void *disturber_main(void *arg)
 	struct sim *s = arg;
 	uint64_t i = 0;
 
-	pthread_barrier_wait(&s->start);
+	start_barrier(s);
 	while (!s->stop) {
 		struct timespec ts = { 0, 50000 };
 
@@ -1161,7 +1173,7 @@ static void *mutator_main(void *arg)
 	uint64_t tb = (uintptr_t)s->to;
 
 	t_mut = m;
-	pthread_barrier_wait(&s->start);
+	start_barrier(s);
 	while (!s->stop) {
 		uint32_t k = (uint32_t)(rnd(&m->rng) % s->nlive);
 		struct live *L = &s->live[k];
@@ -1378,8 +1390,8 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	}
 
 	/* the collector: this thread */
-	pthread_barrier_wait(&s->start);
-	t0 = now_ns();
+	start_barrier(s);
+	t0 = __atomic_load_n(&s->t0, __ATOMIC_ACQUIRE);
 	for (uint64_t p = 0; p < s->npages; p++) {
 		uint8_t st = PG_TODO;
 
