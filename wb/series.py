@@ -33,20 +33,27 @@ def export(src=paths.TREE, patches=paths.PATCHES):
     deps.say('exported %d patches and the cover letter to %s' % (n, patches))
 
 
-def ignored_types(path=CHECKPATCH_IGNORE):
-    """checkpatch message types we accept, each justified in the file."""
+def ignored_types(patch, path=CHECKPATCH_IGNORE):
+    """checkpatch message types accepted for this patch.  Each line of the
+    file is "TYPE [PATCH-NAME-PART] # reason": without a name part the type
+    is accepted in every patch."""
     if not os.path.exists(path):
         return []
+    types = []
     with open(path) as f:
-        return [l.split()[0] for l in f if l.strip() and l[0] != '#']
+        for line in f:
+            words = line.split('#')[0].split()
+            if words and (len(words) == 1 or words[1] in
+                          os.path.basename(patch)):
+                types.append(words[0])
+    return types
 
 
 def checkpatch(src, patch):
     """(problems, output) of checkpatch.pl --strict on one patch."""
     argv = [os.path.join(src, 'scripts/checkpatch.pl'), '--strict',
-            '--no-tree' if not os.path.isdir(src) else '--root=' + src,
-            '--show-types', '--terse']
-    ign = ignored_types()
+            '--root=' + src, '--show-types', '--terse']
+    ign = ignored_types(patch)
     if ign:
         argv += ['--ignore', ','.join(ign)]
     r = subprocess.run(argv + [patch], capture_output=True, text=True)
