@@ -94,7 +94,9 @@ def build(config, tree=paths.TREE):
 
 
 def selftests(config, programs, tree=paths.TREE):
-    """Build static selftests/vm programs that exist in the tree."""
+    """Build static selftests/vm programs that exist in the tree.  Always
+    rebuilt (-B): their Makefile does not know they depend on the uapi
+    headers, and a stale binary hides an ABI change."""
     obj = paths.obj(config)
     out = os.path.join(obj, 'guest-bin')
     os.makedirs(out, exist_ok=True)
@@ -104,7 +106,7 @@ def selftests(config, programs, tree=paths.TREE):
         return out
     say('building selftests: ' + ' '.join(want))
     log = os.path.join(obj, 'selftests.log')
-    argv = ['make', '-C', src, 'OUTPUT=' + out,
+    argv = ['make', '-B', '-C', src, 'OUTPUT=' + out,
             'KHDR_INCLUDES=-isystem ' + os.path.join(obj, 'usr/include'),
             'LDFLAGS=-static'] + [os.path.join(out, p) for p in want]
     with open(log, 'w') as f:
