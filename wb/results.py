@@ -9,6 +9,7 @@ EXIT_MARKER = 'WB-EXIT:'
 
 TAP_RE = re.compile(r'^(not ok|ok)\b\s*(\d+)?\s*(-\s*)?(.*)$')
 KERNEL_RE = re.compile(r'^\[\s*\d+\.\d+\]')
+RUN_RE = re.compile(r'^#\s+RUN\s+(\S+)')
 
 # What a healthy kernel never prints.  Matched against kernel lines only.
 SPLAT_PATTERNS = [
@@ -43,15 +44,22 @@ def is_kernel(line):
 
 def tap_results(lines):
     """Top-level TAP/KTAP result lines ("ok 3 name # SKIP why")."""
-    out = []
+    out, running = [], None
     for raw in lines:
         line = clean(raw)
+        run = RUN_RE.match(line)
+        if run:
+            running = run.group(1)
         m = TAP_RE.match(line)
         if not m:
             continue
         desc = m.group(4)
         skip = bool(re.search(r'#\s*SKIP', desc, re.I))
-        name = re.split(r'\s+#', desc)[0].strip() or '(unnamed)'
+        # 6.1's kselftest_harness prints "ok N # SKIP why" without the
+        # name: take it from the harness's "#  RUN name ..." line.
+        name = (re.split(r'(?:^|\s+)#', desc)[0].strip() or running or
+                '(unnamed)')
+        running = None
         out.append(Result(m.group(1) == 'ok', name, skip, line))
     return out
 

@@ -45,6 +45,13 @@ class TapTest(unittest.TestCase):
                                  'uffd_move.ksm_page_is_busy',
                                  'userfaultfd anon'])
 
+    def test_a_skip_without_name_takes_the_name_of_the_running_test(self):
+        r = results.tap_results(['#  RUN           move.pinned_is_ebusy ...',
+                                 '#      SKIP      no gup_test',
+                                 'ok 63 # SKIP no gup_test'])
+        self.assertEqual((r[0].name, r[0].skip), ('move.pinned_is_ebusy',
+                                                  True))
+
     def test_indented_subtest_lines_are_not_counted(self):
         self.assertEqual(results.tap_results(['    ok 1 nested']), [])
 
