@@ -6,7 +6,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/userfaultfd.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,15 +15,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#ifndef UFFDIO_MOVE	/* Debian 12's headers predate the ioctl */
-struct uffdio_move {
-	__u64 dst, src, len, mode;
-	__s64 move;
-};
-#define _UFFDIO_MOVE		(0x05)
-#define UFFDIO_MOVE		_IOWR(UFFDIO, _UFFDIO_MOVE, struct uffdio_move)
-#define UFFD_FEATURE_MOVE	(1 << 16)
-#endif
+#include "uffd-move-abi.h"	/* the upstream ABI, where headers lack it */
 
 static uint64_t pfn_of(void *addr)
 {
