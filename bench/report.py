@@ -153,6 +153,12 @@ class Results:
                             ('move_alloc_contig', 'copy_contig',
                              'MOVE+alloc/COPY contig'),
                             ('move_scatter', 'copy_scatter', 'MOVE/COPY scatter'),
+                            ('move_contig_mt', 'copy_contig_mt',
+                             'MOVE/COPY contig, sibling on 2nd CPU'),
+                            ('move_contig_mt', 'move_contig',
+                             'MOVE contig, sibling/alone'),
+                            ('copy_contig_mt', 'copy_contig',
+                             'COPY contig, sibling/alone'),
                             ('thp_move_pmd', 'thp_move_4k', 'THP PMD/512x4K')):
             ra, rb = self.rows.get(a), self.rows.get(b)
             if ra and rb and ra['median'] and rb['median']:

@@ -70,6 +70,33 @@ class ReportTest(unittest.TestCase):
         self.assertIn('1.67', line)          # 100 / 60
         self.assertIn('FAILED verification', out)
 
+    def test_sibling_cases(self):
+        # the _mt cases: their own rows (extra keys ignored), the MOVE/COPY
+        # ratio with a sibling thread running, and each against its
+        # single-threaded case (the TLB shootdown cost)
+        path = os.path.join(self.dir.name, 'mt.txt')
+        with open(path, 'w') as f:
+            f.write(OURS + """\
+case=move_contig_mt pages=64 page_bytes=4096 reps=3 rounds=3 ns_per_page_median=300.0 min=280.0 max=350.0 q1=290 q3=320 mover_cpu=0 sibling_cpu=1 sibling_passes_min=12
+case=copy_contig_mt pages=64 page_bytes=4096 reps=3 rounds=3 ns_per_page_median=500.0 min=450.0 max=600.0 q1=480 q3=550 mover_cpu=0 sibling_cpu=1 sibling_passes_min=40
+""")
+        r = report.Results(path)
+        self.assertEqual(r.rows['move_contig_mt']['median'], 300.0)
+        self.assertEqual(r.rows['copy_contig_mt']['hi'], 600.0)
+        self.assertAlmostEqual(
+            r.rows['MOVE/COPY contig, sibling on 2nd CPU']['median'], 0.6)
+        self.assertAlmostEqual(r.rows['MOVE contig, sibling/alone']['median'], 3.0)
+        self.assertAlmostEqual(r.rows['COPY contig, sibling/alone']['median'], 1.25)
+        # one CPU: the cases are skipped, the ratios left out
+        with open(path, 'w') as f:
+            f.write(OURS + 'case=move_contig_mt skipped=one_cpu\n'
+                    'case=copy_contig_mt skipped=one_cpu\n')
+        r = report.Results(path)
+        self.assertIsNone(r.rows['move_contig_mt']['median'])
+        self.assertEqual(r.rows['copy_contig_mt']['note'], 'skipped: one_cpu')
+        self.assertNotIn('MOVE contig, sibling/alone', r.rows)
+        self.assertIn('MOVE/COPY contig', r.rows)
+
     def test_empty_file(self):
         empty = os.path.join(self.dir.name, 'empty.txt')
         open(empty, 'w').close()

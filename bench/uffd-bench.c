@@ -15,27 +15,26 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
-#include <time.h>
 #include <unistd.h>
 
-#include "../workload/uffd-move-abi.h"
+static const char *prog = "uffd-bench";
+
+#include "../workload/uffd-util.h"
 
 #define HPAGE (2ul << 20)
 #define MAX_REPS 101
 
-static const char *prog = "uffd-bench";
 static size_t pg;
 static int uffd = -1;
 static int have_move;
@@ -45,58 +44,9 @@ static uint64_t seed = 1;
 static int errors;
 static uint64_t clock_res_ns;	/* measured resolution of CLOCK_MONOTONIC */
 static uint64_t min_rep_ns;	/* timed ns to accumulate per repetition */
+static int cpu_mover = -1, cpu_sibling = -1; /* the _mt cases' CPUs; -1: one CPU */
+static cpu_set_t cpus_allowed;	/* this thread's affinity at start-up */
 #define MAX_ROUNDS 64		/* and at most ~1 s of wall time per repetition */
-
-static void die(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(code);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s += 0x9e3779b97f4a7c15ull;
-	uint64_t x = *s;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-/* Smallest step of CLOCK_MONOTONIC seen (bounded to ~100 ms of probing).
- * A guest without a usable clocksource runs on jiffies: 1-10 ms steps. */
-static uint64_t measure_clock_res(void)
-{
-	uint64_t best = UINT64_MAX, start = now_ns(), t = start;
-	int seen = 0;
-
-	while (seen < 5 && now_ns() - start < 100000000ull) {
-		uint64_t u = now_ns();
-
-		if (u != t) {
-			if (u - t < best)
-				best = u - t;
-			seen++;
-			t = u;
-		}
-	}
-	if (best == UINT64_MAX)
-		best = 100000000ull;
-	return best;
-}
 
 static uint64_t tag(uint64_t i)
 {
@@ -106,27 +56,10 @@ static uint64_t tag(uint64_t i)
 /* ------------------------------------------------------------------ */
 /* memory helpers                                                      */
 
-/* Map len bytes aligned to align, anonymous private. */
-static char *map_aligned(size_t len, size_t align, int prot)
-{
-	size_t tot = len + align;
-	char *p = mmap(NULL, tot, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		       -1, 0);
-	uintptr_t a;
-
-	if (p == MAP_FAILED)
-		die(3, "mmap %zu bytes: %s", tot, strerror(errno));
-	a = ((uintptr_t)p + align - 1) & ~(uintptr_t)(align - 1);
-	if (a > (uintptr_t)p)
-		munmap(p, a - (uintptr_t)p);
-	if ((uintptr_t)p + tot > a + len)
-		munmap((char *)a + len, (uintptr_t)p + tot - (a + len));
-	return (char *)a;
-}
-
 static char *map_area(size_t len, int huge)
 {
-	char *p = map_aligned(len, huge ? HPAGE : pg, PROT_READ | PROT_WRITE);
+	char *p = map_aligned(len, huge ? HPAGE : pg, PROT_READ | PROT_WRITE,
+			      MAP_NORESERVE);
 
 	madvise(p, len, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
 	return p;
@@ -140,17 +73,6 @@ static void populate(char *p, size_t npages, int huge)
 			p[i * pg + 8] = 1;	/* one fault per huge page */
 	for (size_t i = 0; i < npages; i++)
 		*(uint64_t *)(p + i * pg) = tag(i);
-}
-
-static void uffd_register(char *p, size_t len)
-{
-	struct uffdio_register reg = {
-		.range = { .start = (uintptr_t)p, .len = len },
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
-	};
-
-	if (ioctl(uffd, UFFDIO_REGISTER, &reg))
-		die(3, "UFFDIO_REGISTER: %s", strerror(errno));
 }
 
 static void check_dst(const char *cname, char *p, size_t npages)
@@ -185,30 +107,6 @@ static void check_src_empty(const char *cname, char *p, size_t npages)
 			break;
 		}
 	free(vec);
-}
-
-/* kB of AnonHugePages in the smaps entry containing addr, -1 if unknown */
-static long smaps_huge_kb(void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	int in = 0;
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {	/* a VMA header */
-			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
-			continue;
-		}
-		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return in ? kb : -1;
 }
 
 /* ------------------------------------------------------------------ */
@@ -271,6 +169,105 @@ static void do_mremap(char *dst, char *src, size_t len)
 }
 
 /* ------------------------------------------------------------------ */
+/* the sibling thread of the _mt cases                                 */
+
+/* A second thread of this process, pinned to cpu_sibling, reading its own
+ * private memory in a loop. While it runs, the mm is live on both CPUs, so
+ * every TLB flush the mover's ioctl does for this mm must interrupt it (an
+ * idle or lazy CPU would be skipped): the shootdown cost a collector pays
+ * while mutator threads run. */
+#define SIB_PAGES 16
+
+struct sibling {
+	pthread_t th;
+	int running, stop;	/* atomics: set by the sibling, by the mover */
+	uint64_t passes;	/* atomic: passes over its memory so far */
+	uint64_t sum;
+};
+
+static char *sib_mem;		/* SIB_PAGES pages, not the pages being moved */
+
+static void *sibling_main(void *arg)
+{
+	struct sibling *sb = arg;
+	uint64_t sum = 0;
+
+	__atomic_store_n(&sb->running, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&sb->stop, __ATOMIC_ACQUIRE)) {
+		for (size_t i = 0; i < SIB_PAGES * pg; i += 64)
+			sum += *(volatile uint64_t *)(sib_mem + i);
+		__atomic_add_fetch(&sb->passes, 1, __ATOMIC_RELAXED);
+	}
+	sb->sum = sum;
+	return NULL;
+}
+
+/* Start the sibling on cpu_sibling and return once it is running. */
+static void sibling_start(struct sibling *sb)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int err;
+
+	if (!sib_mem) {
+		sib_mem = map_area(SIB_PAGES * pg, 0);
+		memset(sib_mem, 1, SIB_PAGES * pg);
+	}
+	memset(sb, 0, sizeof(*sb));
+	CPU_ZERO(&set);
+	CPU_SET(cpu_sibling, &set);
+	pthread_attr_init(&attr);
+	pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	err = pthread_create(&sb->th, &attr, sibling_main, sb);
+	pthread_attr_destroy(&attr);
+	if (err)
+		die(3, "pthread_create (sibling on CPU %d): %s", cpu_sibling,
+		    strerror(err));
+	while (!__atomic_load_n(&sb->running, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void sibling_stop(struct sibling *sb)
+{
+	__atomic_store_n(&sb->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(sb->th, NULL);
+}
+
+/* Pin this thread to cpu (-1: back to its start-up affinity). */
+static void pin_self(int cpu)
+{
+	cpu_set_t set = cpus_allowed;
+	int err;
+
+	if (cpu >= 0) {
+		CPU_ZERO(&set);
+		CPU_SET(cpu, &set);
+	}
+	err = pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	if (err)
+		die(3, "sched_setaffinity (CPU %d): %s", cpu, strerror(err));
+}
+
+/* The first two CPUs this thread may run on; none if only one. */
+static void pick_cpus(int assume_one_cpu)
+{
+	if (sched_getaffinity(0, sizeof(cpus_allowed), &cpus_allowed) ||
+	    assume_one_cpu)
+		return;
+	for (int cpu = 0; cpu < CPU_SETSIZE; cpu++) {
+		if (!CPU_ISSET(cpu, &cpus_allowed))
+			continue;
+		if (cpu_mover < 0) {
+			cpu_mover = cpu;
+		} else {
+			cpu_sibling = cpu;
+			return;
+		}
+	}
+	cpu_mover = -1;
+}
+
+/* ------------------------------------------------------------------ */
 /* cases                                                               */
 
 enum kind { K_MOVE, K_MOVE_ALLOC, K_COPY, K_COPY_DONTNEED, K_MEMCPY, K_MREMAP };
@@ -281,29 +278,33 @@ struct bcase {
 	int scatter;	/* one call per page, random order */
 	int thp;	/* 2 MiB THP source */
 	int per4k;	/* THP source moved with one call per 4 KiB page */
+	int mt;		/* a sibling thread runs on the other CPU meanwhile */
 	const char *what;
 };
 
 static const struct bcase cases[] = {
-	{ "move_contig", K_MOVE, 0, 0, 0, "UFFDIO_MOVE, one call for the run, resident source" },
-	{ "move_alloc_contig", K_MOVE_ALLOC, 0, 0, 0, "write-fault the source page, then UFFDIO_MOVE" },
-	{ "copy_contig", K_COPY, 0, 0, 0, "UFFDIO_COPY, one call for the run (kernel allocates)" },
-	{ "copy_dontneed_contig", K_COPY_DONTNEED, 0, 0, 0, "UFFDIO_COPY + MADV_DONTNEED of the source" },
-	{ "memcpy_prepop", K_MEMCPY, 0, 0, 0, "memcpy into already-populated pages (no allocation)" },
-	{ "mremap_contig", K_MREMAP, 0, 0, 0, "mremap of the whole run" },
-	{ "move_scatter", K_MOVE, 1, 0, 0, "UFFDIO_MOVE, one call per page, random order" },
-	{ "copy_scatter", K_COPY, 1, 0, 0, "UFFDIO_COPY, one call per page, random order" },
-	{ "memcpy_scatter", K_MEMCPY, 1, 0, 0, "memcpy per page into populated pages, random order" },
-	{ "mremap_scatter", K_MREMAP, 1, 0, 0, "mremap, one call per page, random order" },
-	{ "thp_move_pmd", K_MOVE, 0, 1, 0, "UFFDIO_MOVE of whole 2 MiB THPs (PMD move)" },
-	{ "thp_move_4k", K_MOVE, 0, 1, 1, "UFFDIO_MOVE of THPs in 512 calls of 4 KiB each (split)" },
-	{ "thp_copy", K_COPY, 0, 1, 0, "UFFDIO_COPY of THP-backed 2 MiB ranges" },
-	{ "thp_mremap", K_MREMAP, 0, 1, 0, "mremap of whole 2 MiB THPs" },
+	{ "move_contig", K_MOVE, 0, 0, 0, 0, "UFFDIO_MOVE, one call for the run, resident source" },
+	{ "move_alloc_contig", K_MOVE_ALLOC, 0, 0, 0, 0, "write-fault the source page, then UFFDIO_MOVE" },
+	{ "copy_contig", K_COPY, 0, 0, 0, 0, "UFFDIO_COPY, one call for the run (kernel allocates)" },
+	{ "copy_dontneed_contig", K_COPY_DONTNEED, 0, 0, 0, 0, "UFFDIO_COPY + MADV_DONTNEED of the source" },
+	{ "memcpy_prepop", K_MEMCPY, 0, 0, 0, 0, "memcpy into already-populated pages (no allocation)" },
+	{ "mremap_contig", K_MREMAP, 0, 0, 0, 0, "mremap of the whole run" },
+	{ "move_contig_mt", K_MOVE, 0, 0, 0, 1, "move_contig while a sibling thread runs on another CPU" },
+	{ "copy_contig_mt", K_COPY, 0, 0, 0, 1, "copy_contig while a sibling thread runs on another CPU" },
+	{ "move_scatter", K_MOVE, 1, 0, 0, 0, "UFFDIO_MOVE, one call per page, random order" },
+	{ "copy_scatter", K_COPY, 1, 0, 0, 0, "UFFDIO_COPY, one call per page, random order" },
+	{ "memcpy_scatter", K_MEMCPY, 1, 0, 0, 0, "memcpy per page into populated pages, random order" },
+	{ "mremap_scatter", K_MREMAP, 1, 0, 0, 0, "mremap, one call per page, random order" },
+	{ "thp_move_pmd", K_MOVE, 0, 1, 0, 0, "UFFDIO_MOVE of whole 2 MiB THPs (PMD move)" },
+	{ "thp_move_4k", K_MOVE, 0, 1, 1, 0, "UFFDIO_MOVE of THPs in 512 calls of 4 KiB each (split)" },
+	{ "thp_copy", K_COPY, 0, 1, 0, 0, "UFFDIO_COPY of THP-backed 2 MiB ranges" },
+	{ "thp_mremap", K_MREMAP, 0, 1, 0, 0, "mremap of whole 2 MiB THPs" },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
 struct rep_info {
 	long src_huge_kb, dst_huge_kb;
+	uint64_t sib_passes;	/* the sibling's passes within the timed part */
 };
 
 /* One repetition: returns elapsed ns for the timed part. */
@@ -313,12 +314,13 @@ static uint64_t run_rep(const struct bcase *c, size_t npages, const size_t *perm
 	size_t len = npages * pg;
 	int huge = c->thp;
 	char *src, *dst;
-	uint64_t t0, t1;
+	struct sibling sb;
+	uint64_t t0, t1, p0 = 0;
 
 	src = map_area(len, huge);
 	if (c->kind == K_MREMAP) {
 		/* a reserved range for MREMAP_FIXED to land in */
-		dst = map_aligned(len, huge ? HPAGE : pg, PROT_NONE);
+		dst = map_aligned(len, huge ? HPAGE : pg, PROT_NONE, MAP_NORESERVE);
 	} else {
 		dst = map_area(len, huge);
 	}
@@ -330,8 +332,12 @@ static uint64_t run_rep(const struct bcase *c, size_t npages, const size_t *perm
 	if (c->kind == K_MEMCPY)
 		populate(dst, npages, huge);	/* resident destination */
 	if (c->kind != K_MREMAP && c->kind != K_MEMCPY)
-		uffd_register(dst, len);
+		uffd_register(uffd, dst, len);
 	ri->src_huge_kb = huge ? smaps_huge_kb(src) : 0;
+	if (c->mt) {
+		sibling_start(&sb);
+		p0 = __atomic_load_n(&sb.passes, __ATOMIC_RELAXED);
+	}
 
 	t0 = now_ns();
 	switch (c->kind) {
@@ -378,6 +384,10 @@ static uint64_t run_rep(const struct bcase *c, size_t npages, const size_t *perm
 		break;
 	}
 	t1 = now_ns();
+	if (c->mt) {
+		ri->sib_passes = __atomic_load_n(&sb.passes, __ATOMIC_RELAXED) - p0;
+		sibling_stop(&sb);
+	}
 
 	ri->dst_huge_kb = huge ? smaps_huge_kb(dst) : 0;
 	check_dst(c->name, dst, npages);
@@ -410,8 +420,9 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 	size_t npages = c->thp ? thp_pages : npages4k;
 	size_t *perm = calloc(npages, sizeof(*perm));
 	double v[MAX_REPS];
-	struct rep_info ri = { 0, 0 };
+	struct rep_info ri = { 0, 0, 0 };
 	long min_src_huge = -2, min_dst_huge = -2;
+	uint64_t min_sib_passes = UINT64_MAX;
 	int rounds = 0;
 	uint64_t r = seed;
 
@@ -427,6 +438,13 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 		free(perm);
 		return;
 	}
+	if (c->mt && cpu_sibling < 0) {
+		printf("case=%s skipped=one_cpu\n", c->name);
+		free(perm);
+		return;
+	}
+	if (c->mt)
+		pin_self(cpu_mover);
 	for (size_t i = 0; i < npages; i++)
 		perm[i] = i;
 	for (size_t i = npages; i > 1; i--) {
@@ -444,6 +462,8 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 
 		do {
 			tot += run_rep(c, npages, perm, &ri);
+			if (c->mt && ri.sib_passes < min_sib_passes)
+				min_sib_passes = ri.sib_passes;
 			done += npages;
 			n++;
 		} while (tot < min_rep_ns && n < MAX_ROUNDS &&
@@ -469,6 +489,13 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 			printf(" note=source_not_fully_thp");
 		else if (c->kind == K_MOVE && !c->per4k && min_dst_huge < min_src_huge)
 			printf(" note=not_moved_as_pmd");
+	}
+	if (c->mt) {
+		/* the fewest passes the sibling made over its memory within one
+		 * timed part: > 0, it was running during the measurement */
+		printf(" mover_cpu=%d sibling_cpu=%d sibling_passes_min=%" PRIu64,
+		       cpu_mover, cpu_sibling, min_sib_passes);
+		pin_self(-1);
 	}
 	printf("\n");
 	fflush(stdout);
@@ -502,14 +529,14 @@ static void usage(FILE *f)
 "  case=NAME pages=N page_bytes=4096 reps=R rounds=N ns_per_page_median=X\n"
 "  min=X max=X\n"
 "  q1=X q3=X [src_thp_kb=K dst_thp_kb=K]\n"
+"  [mover_cpu=C sibling_cpu=C sibling_passes_min=N]\n"
 "or 'case=NAME skipped=REASON'. Exit status: 0 ok, 1 wrong data after an\n"
 "operation, 2 bad usage, 3 system error.\n", prog, MAX_REPS);
 }
 
 static void bad_opt(const char *what, const char *arg)
 {
-	fprintf(stderr, "%s: bad %s '%s'\nTry '%s --help'.\n", prog, what, arg, prog);
-	exit(2);
+	usage_error("bad %s '%s'", what, arg);
 }
 
 static int parse_num(const char *s, unsigned long *v)
@@ -556,13 +583,14 @@ int main(int argc, char **argv)
 		{ "min-ms", required_argument, 0, 'M' },
 		{ "assume-no-move", no_argument, 0, 'A' },	/* tests */
 		{ "assume-no-thp", no_argument, 0, 'N' },	/* tests */
+		{ "assume-one-cpu", no_argument, 0, '1' },	/* tests */
 		{ "list", no_argument, 0, 'l' },
 		{ "help", no_argument, 0, 'h' },
 		{ 0, 0, 0, 0 },
 	};
 	unsigned long npages = 2048, thp_mib = 8, reps = 7, v;
 	long min_ms = -1;
-	int no_move = 0, no_thp = 0;
+	int no_move = 0, no_thp = 0, one_cpu = 0;
 	char *sel = NULL;
 	int c;
 	char want[NCASES];
@@ -604,6 +632,9 @@ int main(int argc, char **argv)
 		case 'N':
 			no_thp = 1;
 			break;
+		case '1':
+			one_cpu = 1;
+			break;
 		case 'l':
 			for (size_t i = 0; i < NCASES; i++)
 				printf("%-22s %s\n", cases[i].name, cases[i].what);
@@ -612,8 +643,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", prog);
-			return 2;
+			try_help();
 		}
 	}
 	if (optind < argc)
@@ -636,31 +666,10 @@ int main(int argc, char **argv)
 	}
 
 	pg = (size_t)sysconf(_SC_PAGESIZE);
-	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (uffd < 0 && (errno == EPERM || errno == EINVAL))
-		uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	if (uffd < 0)
-		die(3, "userfaultfd: %s", strerror(errno));
-	{
-		/* probe on a throwaway fd, then ask for MOVE only if offered */
-		struct uffdio_api api = { .api = UFFD_API, .features = 0 };
-
-		if (ioctl(uffd, UFFDIO_API, &api))
-			die(3, "UFFDIO_API: %s", strerror(errno));
-		have_move = !!(api.features & UFFD_FEATURE_MOVE) && !no_move;
-		close(uffd);
-		uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-		if (uffd < 0)
-			uffd = syscall(__NR_userfaultfd,
-				       O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-		if (uffd < 0)
-			die(3, "userfaultfd: %s", strerror(errno));
-		api.api = UFFD_API;
-		api.features = have_move ? UFFD_FEATURE_MOVE : 0;
-		if (ioctl(uffd, UFFDIO_API, &api))
-			die(3, "UFFDIO_API: %s", strerror(errno));
-	}
+	have_move = !!(uffd_features() & UFFD_FEATURE_MOVE) && !no_move;
+	uffd = uffd_create(have_move ? UFFD_FEATURE_MOVE : 0);
 	detect_thp();
+	pick_cpus(one_cpu);
 	if (no_thp) {
 		thp_ok = 0;
 		strcpy(thp_mode, "never");

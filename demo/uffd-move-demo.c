@@ -12,10 +12,11 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "uffd-move-abi.h"	/* the upstream ABI, where headers lack it */
+static const char *prog = "uffd-move-demo";
+
+#include "uffd-util.h"	/* uffd_open(); the upstream ABI, where headers lack it */
 
 static uint64_t pfn_of(void *addr)
 {
@@ -41,7 +42,7 @@ int main(void)
 	uint64_t before;
 	int uffd;
 
-	uffd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	uffd = uffd_open();	/* user-mode-only faults when unprivileged */
 	if (uffd < 0) {
 		perror("userfaultfd");
 		return 1;

@@ -36,7 +36,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -51,12 +50,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "uffd-move-abi.h"
+static const char *prog = "gcsim";
+
+#include "uffd-util.h"
 
 #define HDR_SIZE	24	/* struct obj without refs */
 #define MAX_REFS	8
@@ -165,65 +165,6 @@ struct sim {
 	int corrupt_page;
 };
 
-static const char *prog = "gcsim";
-
-static void die(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "%s: ", prog);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	exit(code);
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
-}
-
-/* Smallest step of CLOCK_MONOTONIC seen (bounded to ~100 ms of probing).
- * A guest without a usable clocksource runs on jiffies: 1-10 ms steps. */
-static uint64_t measure_clock_res(void)
-{
-	uint64_t best = UINT64_MAX, start = now_ns(), t = start;
-	int seen = 0;
-
-	while (seen < 5 && now_ns() - start < 100000000ull) {
-		uint64_t u = now_ns();
-
-		if (u != t) {
-			if (u - t < best)
-				best = u - t;
-			seen++;
-			t = u;
-		}
-	}
-	return best == UINT64_MAX ? 100000000ull : best;
-}
-
-static uint64_t splitmix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
-static uint64_t rnd(uint64_t *s)
-{
-	*s += 0x9e3779b97f4a7c15ull;
-	uint64_t x = *s;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 static double rndf(uint64_t *s)
 {
 	return (rnd(s) >> 11) * (1.0 / 9007199254740992.0);
@@ -242,50 +183,6 @@ static uint64_t payload_word(uint32_t id, uint32_t k)
 static uint64_t counter_init(uint32_t id)
 {
 	return (uint64_t)id * 1000;
-}
-
-/* ------------------------------------------------------------------ */
-/* userfaultfd                                                         */
-
-static int uffd_open(void)
-{
-	int fd = syscall(__NR_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-
-	if (fd < 0 && (errno == EPERM || errno == EINVAL))
-		fd = syscall(__NR_userfaultfd,
-			     O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
-	return fd;
-}
-
-/* Returns the kernel's feature mask, or exits if userfaultfd is unusable. */
-static uint64_t uffd_probe_features(void)
-{
-	struct uffdio_api api = { .api = UFFD_API, .features = 0 };
-	int fd = uffd_open();
-
-	if (fd < 0)
-		die(3, "userfaultfd: %s (needs CONFIG_USERFAULTFD and root or "
-		    "vm.unprivileged_userfaultfd=1)", strerror(errno));
-	if (ioctl(fd, UFFDIO_API, &api))
-		die(3, "UFFDIO_API: %s", strerror(errno));
-	close(fd);
-	return api.features;
-}
-
-static int uffd_create(int want_move, int sigbus, int events)
-{
-	struct uffdio_api api = { .api = UFFD_API,
-				  .features = (want_move ? UFFD_FEATURE_MOVE : 0) |
-					      (sigbus ? UFFD_FEATURE_SIGBUS : 0) |
-					      (events ? UFFD_FEATURE_EVENT_REMOVE : 0) };
-	int fd = uffd_open();
-
-	if (fd < 0)
-		die(3, "userfaultfd: %s", strerror(errno));
-	if (ioctl(fd, UFFDIO_API, &api))
-		die(3, "UFFDIO_API(features=%#llx): %s",
-		    (unsigned long long)api.features, strerror(errno));
-	return fd;
 }
 
 /* ------------------------------------------------------------------ */
@@ -370,44 +267,10 @@ static char *xmmap(size_t len, int nohuge)
 /* 2 MiB aligned, MADV_HUGEPAGE: huge pages where the kernel can */
 static char *xmmap_thp(size_t len)
 {
-	const size_t H = 2ul << 20;
-	char *p = mmap(NULL, len + H, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	uintptr_t a;
+	char *p = map_aligned(len, 2ul << 20, PROT_READ | PROT_WRITE, 0);
 
-	if (p == MAP_FAILED)
-		die(3, "mmap %zu bytes: %s", len + H, strerror(errno));
-	a = ((uintptr_t)p + H - 1) & ~(uintptr_t)(H - 1);
-	if (a > (uintptr_t)p)
-		munmap(p, a - (uintptr_t)p);
-	if ((uintptr_t)p + len + H > a + len)
-		munmap((char *)a + len, (uintptr_t)p + len + H - (a + len));
-	madvise((char *)a, len, MADV_HUGEPAGE);
-	return (char *)a;
-}
-
-/* kB of AnonHugePages in the mapping containing addr, -1 if unknown */
-static long smaps_huge_kb(void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[512];
-	int in = 0;
-	long kb = -1;
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2) {
-			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
-			continue;
-		}
-		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return in ? kb : -1;
+	madvise(p, len, MADV_HUGEPAGE);
+	return p;
 }
 
 static uint32_t pick_size(const struct opts *o, uint64_t *r)
@@ -1343,7 +1206,9 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	from_thp_kb = o->thp ? smaps_huge_kb(s->from) : 0;
 
 	/* flip: the to-space goes under userfaultfd */
-	s->uffd = uffd_create(move, o->sigbus, o->eagain_stress);
+	s->uffd = uffd_create((move ? UFFD_FEATURE_MOVE : 0) |
+			      (o->sigbus ? UFFD_FEATURE_SIGBUS : 0) |
+			      (o->eagain_stress ? UFFD_FEATURE_EVENT_REMOVE : 0));
 	if (o->sigbus) {
 		struct sigaction sa;
 
@@ -1358,18 +1223,13 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	s->to_len = s->heap + EXTRA_PAGES * s->pg;
 	s->to = xmmap(s->to_len, 1);
 	{
-		struct uffdio_register reg = {
-			.range = { .start = (uintptr_t)s->to, .len = s->to_len },
-			.mode = UFFDIO_REGISTER_MODE_MISSING,
-		};
+		uint64_t ioctls = uffd_register(s->uffd, s->to, s->to_len);
 
-		if (ioctl(s->uffd, UFFDIO_REGISTER, &reg))
-			die(3, "UFFDIO_REGISTER: %s", strerror(errno));
-		if (move && !(reg.ioctls & (1ull << _UFFDIO_MOVE)))
+		if (move && !(ioctls & (1ull << _UFFDIO_MOVE)))
 			fprintf(stderr, "%s: warning: UFFDIO_REGISTER does not report "
 				"UFFDIO_MOVE in ioctls (%#llx)\n", prog,
-				(unsigned long long)reg.ioctls);
-		if (!(reg.ioctls & (1ull << _UFFDIO_COPY)))
+				(unsigned long long)ioctls);
+		if (!(ioctls & (1ull << _UFFDIO_COPY)))
 			die(3, "UFFDIO_REGISTER: UFFDIO_COPY not available");
 	}
 
@@ -1671,14 +1531,6 @@ static void usage(FILE *f)
 		prog, HDR_SIZE, MAX_THREADS);
 }
 
-static void bad_opt(const char *fmt, const char *arg)
-{
-	fprintf(stderr, "%s: ", prog);
-	fprintf(stderr, fmt, arg);
-	fprintf(stderr, "\nTry '%s --help'.\n", prog);
-	exit(2);
-}
-
 static int parse_u64(const char *s, uint64_t *v, int suffix)
 {
 	char *e;
@@ -1755,7 +1607,7 @@ int main(int argc, char **argv)
 		case 'H':
 			if (parse_u64(optarg, &v, 1) || v < (64ull << 10) ||
 			    v > (64ull << 30))
-				bad_opt("bad --heap '%s': want a size from 64K to 64G, "
+				usage_error("bad --heap '%s': want a size from 64K to 64G, "
 					"e.g. 16M", optarg);
 			o.heap = v;
 			break;
@@ -1766,7 +1618,7 @@ int main(int argc, char **argv)
 			errno = 0;
 			d = strtod(optarg, &e);
 			if (errno || e == optarg || *e || !(d > 0 && d <= 1))
-				bad_opt("bad --live '%s': want a ratio in (0, 1]", optarg);
+				usage_error("bad --live '%s': want a ratio in (0, 1]", optarg);
 			o.live_ratio = d;
 			break;
 		}
@@ -1776,13 +1628,13 @@ int main(int argc, char **argv)
 			char buf[64];
 
 			if (!dash || dash - optarg >= (long)sizeof(buf))
-				bad_opt("bad --obj-size '%s': want MIN-MAX, e.g. 24-2048",
+				usage_error("bad --obj-size '%s': want MIN-MAX, e.g. 24-2048",
 					optarg);
 			memcpy(buf, optarg, dash - optarg);
 			buf[dash - optarg] = 0;
 			if (parse_u64(buf, &lo, 1) || parse_u64(dash + 1, &hi, 1) ||
 			    lo < HDR_SIZE || hi < lo || hi > (1u << 20))
-				bad_opt("bad --obj-size '%s': want MIN-MAX with "
+				usage_error("bad --obj-size '%s': want MIN-MAX with "
 					"24 <= MIN <= MAX <= 1M", optarg);
 			o.obj_min = (uint32_t)((lo + 7) & ~7ull);
 			o.obj_max = (uint32_t)((hi + 7) & ~7ull);
@@ -1790,7 +1642,7 @@ int main(int argc, char **argv)
 		}
 		case 't':
 			if (parse_u64(optarg, &v, 0) || v > MAX_THREADS)
-				bad_opt("bad --threads '%s': want 0 to 64", optarg);
+				usage_error("bad --threads '%s': want 0 to 64", optarg);
 			o.threads = (int)v;
 			break;
 		case 'm':
@@ -1801,17 +1653,17 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "both"))
 				o.modes = 3;
 			else
-				bad_opt("bad --mode '%s': want move, copy or both", optarg);
+				usage_error("bad --mode '%s': want move, copy or both", optarg);
 			break;
 		case 'S':
 			if (parse_u64(optarg, &v, 0))
-				bad_opt("bad --seed '%s': want a non-negative integer",
+				usage_error("bad --seed '%s': want a non-negative integer",
 					optarg);
 			o.seed = v;
 			break;
 		case 'r':
 			if (parse_u64(optarg, &v, 0) || v < 1 || v > 50)
-				bad_opt("bad --reps '%s': want 1 to 50", optarg);
+				usage_error("bad --reps '%s': want 1 to 50", optarg);
 			o.reps = (int)v;
 			break;
 		case 'N':
@@ -1825,7 +1677,7 @@ int main(int argc, char **argv)
 			break;
 		case 'W':
 			if (parse_u64(optarg, &v, 0) || v > 86400)
-				bad_opt("bad --watchdog '%s': want seconds, 0 to 86400",
+				usage_error("bad --watchdog '%s': want seconds, 0 to 86400",
 					optarg);
 			o.watchdog = (int)v;
 			break;
@@ -1835,7 +1687,7 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "reuse"))
 				o.copy_reuse = 1;
 			else
-				bad_opt("bad --copy-scratch '%s': want dontneed or reuse",
+				usage_error("bad --copy-scratch '%s': want dontneed or reuse",
 					optarg);
 			break;
 		case 'F':
@@ -1844,7 +1696,7 @@ int main(int argc, char **argv)
 			else if (!strcmp(optarg, "sigbus"))
 				o.sigbus = 1;
 			else
-				bad_opt("bad --fault-mode '%s': want thread or sigbus", optarg);
+				usage_error("bad --fault-mode '%s': want thread or sigbus", optarg);
 			break;
 		case 'K':
 			o.kv = 1;
@@ -1862,17 +1714,16 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		default:
-			fprintf(stderr, "Try '%s --help'.\n", prog);
-			return 2;
+			try_help();
 		}
 	}
 	if (optind < argc)
-		bad_opt("unexpected argument '%s'", argv[optind]);
+		usage_error("unexpected argument '%s'", argv[optind]);
 	if (o.obj_max > o.heap / 2)
-		bad_opt("--obj-size maximum must be at most half the heap (%s)",
+		usage_error("--obj-size maximum must be at most half the heap (%s)",
 			"use a bigger --heap");
 
-	uint64_t feat = uffd_probe_features();
+	uint64_t feat = uffd_features();
 
 	if (o.sigbus && !(feat & UFFD_FEATURE_SIGBUS))
 		die(3, "--fault-mode sigbus: the kernel lacks UFFD_FEATURE_SIGBUS");

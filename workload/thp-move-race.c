@@ -16,17 +16,17 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "uffd-move-abi.h"
+static const char *prog = "thp-move-race";
+
+#include "uffd-util.h"
 
 #define HP (2ul << 20)
 
@@ -86,42 +86,15 @@ static void *worker(void *arg)
 
 static char *map2m(size_t len, int advice)
 {
-	char *p = mmap(NULL, len + HP, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	char *a;
+	char *p = map_aligned(len, HP, PROT_READ | PROT_WRITE, 0);
 
-	if (p == MAP_FAILED) {
-		perror("mmap");
-		exit(3);
-	}
-	a = (char *)(((uintptr_t)p + HP - 1) & ~(HP - 1));
-	madvise(a, len, advice);
-	return a;
-}
-
-static long huge_kb(void *addr)
-{
-	FILE *f = fopen("/proc/self/smaps", "r");
-	char line[256];
-	long kb = -1, in = 0;
-
-	while (f && fgets(line, sizeof(line), f)) {
-		unsigned long lo, hi;
-
-		if (sscanf(line, "%lx-%lx ", &lo, &hi) == 2)
-			in = (uintptr_t)addr >= lo && (uintptr_t)addr < hi;
-		else if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	if (f)
-		fclose(f);
-	return kb;
+	madvise(p, len, advice);
+	return p;
 }
 
 int main(int argc, char **argv)
 {
 	int rounds = argc > 1 ? atoi(argv[1]) : 20;
-	struct uffdio_api api = { .api = UFFD_API };
 	pthread_t th[64];
 
 	if (argc > 2)
@@ -134,40 +107,23 @@ int main(int argc, char **argv)
 			"[THPS(1-512)]]]\n");
 		return 2;
 	}
-	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
-	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api)) {
-		perror("userfaultfd");
-		return 3;
-	}
-	if (!(api.features & UFFD_FEATURE_MOVE)) {
+	if (!(uffd_features() & UFFD_FEATURE_MOVE)) {
 		printf("thp-move-race: skipped: no UFFD_FEATURE_MOVE\n");
 		return 2;
 	}
-	close(uffd);
-	uffd = syscall(__NR_userfaultfd, O_CLOEXEC);
-	api.features = UFFD_FEATURE_MOVE;
-	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api)) {
-		perror("userfaultfd");
-		return 3;
-	}
+	uffd = uffd_create(UFFD_FEATURE_MOVE);
 	for (int r = 0; r < rounds; r++) {
 		size_t len = nthp * HP;
-		struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
 
 		src = map2m(len, MADV_HUGEPAGE);
 		dst = map2m(len, MADV_NOHUGEPAGE);
 		for (long i = 0; i < nthp * 512; i++)
 			*(uint64_t *)(src + i * 4096) = tag(i);
-		if (r == 0 && huge_kb(src) <= 0) {
+		if (r == 0 && smaps_huge_kb(src) <= 0) {
 			printf("thp-move-race: skipped: no THP at the source\n");
 			return 2;
 		}
-		reg.range.start = (uintptr_t)dst;
-		reg.range.len = len;
-		if (ioctl(uffd, UFFDIO_REGISTER, &reg)) {
-			perror("UFFDIO_REGISTER");
-			return 3;
-		}
+		uffd_register(uffd, dst, len);
 		pthread_barrier_init(&bar, NULL, nthreads);
 		for (long t = 0; t < nthreads; t++)
 			pthread_create(&th[t], NULL, worker, (void *)t);

@@ -3,7 +3,7 @@
  * uffd-move-abi.h - the userfaultfd UFFDIO_MOVE user ABI (upstream Linux 6.8+),
  * for building against userspace headers that predate it (Debian 12 ships
  * 6.1 headers). Binary-identical to include/uapi/linux/userfaultfd.h upstream.
- * Shared by workload/gcsim.c and bench/uffd-bench.c.
+ * Shared by workload/, bench/ and demo/ (through uffd-util.h).
  */
 #ifndef UFFD_MOVE_ABI_H
 #define UFFD_MOVE_ABI_H
