@@ -155,6 +155,7 @@ struct sim {
 	/* progress */
 	uint64_t installed;
 	volatile int stop;
+	int disturber_done;	/* atomic: no more REMOVE events will come */
 	uint64_t disturbs;
 	int anomalies_shown;
 	uint64_t t0;		/* when the first thread left the start barrier */
@@ -905,7 +906,9 @@ static void *handler_main(void *arg)
 	struct sim *s = arg;
 
 	start_barrier(s);
-	while (!s->stop) {
+	/* after the stop, until the disturber's last MADV_DONTNEED has
+	 * returned: its REMOVE event blocks it until this thread reads it */
+	while (!s->stop || !__atomic_load_n(&s->disturber_done, __ATOMIC_ACQUIRE)) {
 		struct pollfd pfd = { .fd = s->uffd, .events = POLLIN };
 
 		if (!s->ndeferred && poll(&pfd, 1, 10) <= 0)
@@ -975,6 +978,7 @@ static void *disturber_main(void *arg)
 		s->disturbs++;
 		nanosleep(&ts, NULL);
 	}
+	__atomic_store_n(&s->disturber_done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -1188,6 +1192,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	s->pg = (size_t)sysconf(_SC_PAGESIZE);
 	s->heap = o->heap & ~(uint64_t)(s->pg - 1);
 	s->corrupt_page = -1;
+	s->disturber_done = !o->eagain_stress;
 	build_heap(s);
 	if (o->corrupt)
 		s->corrupt_page = (int)(s->npages / 2);
