@@ -92,6 +92,8 @@ class Results:
             his = [num(kv.get('max')) for kv in done if num(kv.get('max')) is not None]
             reps = sum(int(num(kv.get('reps')) or 0) for kv in done)
             note = ''
+            if 'tlb_ipis_per_page' in done[-1]:
+                note = 'TLB IPIs/page %s' % done[-1]['tlb_ipis_per_page']
             if 'dst_thp_kb' in done[-1]:
                 note = 'dst THP %s kB' % done[-1]['dst_thp_kb']
                 if done[-1].get('note'):

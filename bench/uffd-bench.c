@@ -305,7 +305,39 @@ static const struct bcase cases[] = {
 struct rep_info {
 	long src_huge_kb, dst_huge_kb;
 	uint64_t sib_passes;	/* the sibling's passes within the timed part */
+	long long tlb_ipis;	/* TLB shootdowns within it, -1: unknown */
 };
+
+/*
+ * TLB shootdown interrupts received so far by all CPUs: the "TLB:" row of
+ * /proc/interrupts (x86).  -1 where there is no such row.
+ */
+static long long tlb_shootdowns(void)
+{
+	char line[4096];
+	long long sum = -1;
+	FILE *f = fopen("/proc/interrupts", "r");
+
+	if (!f)
+		return -1;
+	while (sum < 0 && fgets(line, sizeof(line), f)) {
+		char *p = line, *end;
+
+		while (*p == ' ')
+			p++;
+		if (strncmp(p, "TLB:", 4))
+			continue;
+		for (p += 4, sum = 0;; p = end) {
+			long long v = strtoll(p, &end, 10);
+
+			if (end == p)
+				break;
+			sum += v;
+		}
+	}
+	fclose(f);
+	return sum;
+}
 
 /* One repetition: returns elapsed ns for the timed part. */
 static uint64_t run_rep(const struct bcase *c, size_t npages, const size_t *perm,
@@ -316,6 +348,7 @@ static uint64_t run_rep(const struct bcase *c, size_t npages, const size_t *perm
 	char *src, *dst;
 	struct sibling sb;
 	uint64_t t0, t1, p0 = 0;
+	long long i0 = -1, i1;
 
 	src = map_area(len, huge);
 	if (c->kind == K_MREMAP) {
@@ -336,6 +369,7 @@ static uint64_t run_rep(const struct bcase *c, size_t npages, const size_t *perm
 	ri->src_huge_kb = huge ? smaps_huge_kb(src) : 0;
 	if (c->mt) {
 		sibling_start(&sb);
+		i0 = tlb_shootdowns();
 		p0 = __atomic_load_n(&sb.passes, __ATOMIC_RELAXED);
 	}
 
@@ -386,6 +420,8 @@ static uint64_t run_rep(const struct bcase *c, size_t npages, const size_t *perm
 	t1 = now_ns();
 	if (c->mt) {
 		ri->sib_passes = __atomic_load_n(&sb.passes, __ATOMIC_RELAXED) - p0;
+		i1 = tlb_shootdowns();
+		ri->tlb_ipis = i0 >= 0 && i1 >= i0 ? i1 - i0 : -1;
 		sibling_stop(&sb);
 	}
 
@@ -420,9 +456,11 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 	size_t npages = c->thp ? thp_pages : npages4k;
 	size_t *perm = calloc(npages, sizeof(*perm));
 	double v[MAX_REPS];
-	struct rep_info ri = { 0, 0, 0 };
+	struct rep_info ri = { 0, 0, 0, -1 };
 	long min_src_huge = -2, min_dst_huge = -2;
 	uint64_t min_sib_passes = UINT64_MAX;
+	long long ipis = 0;	/* TLB shootdowns in the timed parts; -1: unknown */
+	size_t ipi_pages = 0;
 	int rounds = 0;
 	uint64_t r = seed;
 
@@ -464,6 +502,9 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 			tot += run_rep(c, npages, perm, &ri);
 			if (c->mt && ri.sib_passes < min_sib_passes)
 				min_sib_passes = ri.sib_passes;
+			if (c->mt && ipis >= 0)
+				ipis = ri.tlb_ipis < 0 ? -1 : ipis + ri.tlb_ipis;
+			ipi_pages += npages;
 			done += npages;
 			n++;
 		} while (tot < min_rep_ns && n < MAX_ROUNDS &&
@@ -495,6 +536,9 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 		 * timed part: > 0, it was running during the measurement */
 		printf(" mover_cpu=%d sibling_cpu=%d sibling_passes_min=%" PRIu64,
 		       cpu_mover, cpu_sibling, min_sib_passes);
+		/* how many times per page the mover interrupted the sibling */
+		if (ipis >= 0)
+			printf(" tlb_ipis_per_page=%.3f", (double)ipis / ipi_pages);
 		pin_self(-1);
 	}
 	printf("\n");
@@ -529,7 +573,7 @@ static void usage(FILE *f)
 "  case=NAME pages=N page_bytes=4096 reps=R rounds=N ns_per_page_median=X\n"
 "  min=X max=X\n"
 "  q1=X q3=X [src_thp_kb=K dst_thp_kb=K]\n"
-"  [mover_cpu=C sibling_cpu=C sibling_passes_min=N]\n"
+"  [mover_cpu=C sibling_cpu=C sibling_passes_min=N [tlb_ipis_per_page=X]]\n"
 "or 'case=NAME skipped=REASON'. Exit status: 0 ok, 1 wrong data after an\n"
 "operation, 2 bad usage, 3 system error.\n", prog, MAX_REPS);
 }
