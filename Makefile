@@ -4,6 +4,8 @@ WB = python3 -m wb
 CONFIG ?= guest
 FILES ?=
 TIMEOUT ?= 900
+# guest clock: wall or icount (bench/README.md); empty: bench icount, vm wall
+CLOCK ?=
 
 .PHONY: run bench check tree series series-check series-bisect build vm shell \
 	check-host wb-selftests deps python3
@@ -13,7 +15,7 @@ run: python3
 		'sh /wb/bin/run-demo'
 
 bench: python3
-	$(WB) bench $(if $(REF),--ref $(REF))
+	$(WB) bench $(if $(REF),--ref $(REF)) $(if $(CLOCK),--clock $(CLOCK))
 
 check: python3
 	$(WB) check
@@ -35,10 +37,10 @@ build: python3
 
 vm: python3
 	$(WB) vm --config $(CONFIG) --timeout $(TIMEOUT) \
-		$(if $(FILES),--files $(FILES)) '$(CMD)'
+		$(if $(CLOCK),--clock $(CLOCK)) $(if $(FILES),--files $(FILES)) '$(CMD)'
 
 shell: python3
-	$(WB) shell --config $(CONFIG)
+	$(WB) shell --config $(CONFIG) $(if $(CLOCK),--clock $(CLOCK))
 
 check-host: python3
 	$(WB) host

@@ -2,7 +2,14 @@
 import argparse
 import sys
 
-from . import check, deps, kbuild, series, tree
+from . import check, deps, guest, kbuild, series, tree
+
+
+def clock_option(p, default):
+    p.add_argument('--clock', choices=sorted(guest.CLOCKS), default=default,
+                   help="guest clock: 'wall' (2 vCPUs, multi-threaded TCG) "
+                   "or 'icount' (instruction count, 1 vCPU; steady timings)"
+                   " (default %s)" % default)
 
 
 def main(argv=None):
@@ -20,13 +27,16 @@ def main(argv=None):
     p.add_argument('--config', default='guest')
     p.add_argument('--files', default=None)
     p.add_argument('--timeout', type=int, default=900)
+    clock_option(p, 'wall')
     p.add_argument('command')
     p = sub.add_parser('shell', help='interactive guest shell')
     p.add_argument('--config', default='guest')
+    clock_option(p, 'wall')
     sub.add_parser('check', help='the test suite')
     sub.add_parser('host', help='the selftest on the host kernel')
     p = sub.add_parser('bench', help='benchmarks in the guest')
     p.add_argument('--ref', default=None, help='also upstream, e.g. 6.12')
+    clock_option(p, check.BENCH_CLOCK)
     a = ap.parse_args(argv)
 
     if a.cmd == 'deps':
@@ -45,13 +55,13 @@ def main(argv=None):
         check.ensure_tree()
         kbuild.build(a.config)
     elif a.cmd == 'vm':
-        return check.vm(a.config, a.command, a.files, a.timeout)
+        return check.vm(a.config, a.command, a.files, a.timeout, a.clock)
     elif a.cmd == 'shell':
-        return check.shell(a.config)
+        return check.shell(a.config, a.clock)
     elif a.cmd == 'check':
         return check.check()
     elif a.cmd == 'bench':
-        return check.bench(a.ref)
+        return check.bench(a.ref, a.clock)
     elif a.cmd == 'host':
         return check.host()
     return 0

@@ -11,6 +11,9 @@ from . import deps, guest, kbuild, paths, results, tree
 SELFTESTS = ['uffd-move', 'userfaultfd']
 USERSPACE = os.path.join(paths.BUILD, 'bin')
 GUEST_TIMEOUT = int(os.environ.get('TIMEOUT', '1800'))
+# The guest clock of make bench unless CLOCK= says otherwise: see "Which
+# clock the report uses" in bench/README.md.
+BENCH_CLOCK = 'icount'
 
 
 def report(tally, ok, name, detail=None, skip=False):
@@ -114,11 +117,11 @@ def check():
     return 1 if tally.failed else 0
 
 
-def vm(config, cmd, files, timeout):
+def vm(config, cmd, files, timeout, clock='wall'):
     bindirs = prepare(config)
-    deps.say('booting the %s kernel: %s' % (config, cmd))
+    deps.say('booting the %s kernel (clock %s): %s' % (config, clock, cmd))
     run = guest.boot(config, cmd=cmd, files=files, timeout=timeout,
-                     echo=echo_program_output, bindirs=bindirs)
+                     echo=echo_program_output, bindirs=bindirs, clock=clock)
     found = run.splats()
     for s in found:
         print('---- kernel splat ----\n' + '\n'.join(s))
@@ -132,11 +135,11 @@ def vm(config, cmd, files, timeout):
     return run.status or (1 if found else 0)
 
 
-def shell(config):
+def shell(config, clock='wall'):
     bindirs = prepare(config)
     deps.say('booting the %s kernel; leave with "poweroff" or Ctrl-A X'
              % config)
-    guest.boot(config, interactive=True, bindirs=bindirs)
+    guest.boot(config, interactive=True, bindirs=bindirs, clock=clock)
     return 0
 
 
@@ -184,14 +187,16 @@ def ref_tree(ref):
     return path
 
 
-def bench_once(config, bindirs, out):
-    deps.say('benchmarks in the %s guest (several minutes under TCG)'
-             % config)
+def bench_once(config, bindirs, out, clock):
+    deps.say('benchmarks in the %s guest, clock %s (minutes under TCG)'
+             % (config, clock))
     run = guest.boot(config, cmd='sh run-guest.sh',
                      files=os.path.join(paths.ROOT, 'bench'),
                      timeout=GUEST_TIMEOUT, echo=echo_program_output,
-                     bindirs=bindirs)
+                     bindirs=bindirs, clock=clock)
     with open(out, 'w') as f:
+        f.write('# wb: guest clock %s: %s\n'
+                % (clock, ' '.join(guest.clock_argv(clock))))
         f.write('\n'.join(results.program_output(run.lines)) + '\n')
     if not run.ok():
         for s in run.splats():
@@ -201,16 +206,19 @@ def bench_once(config, bindirs, out):
     return out
 
 
-def bench(ref=None):
+def bench(ref=None, clock=BENCH_CLOCK):
     outdir = os.path.join(paths.BUILD, 'bench')
     os.makedirs(outdir, exist_ok=True)
     bindirs = prepare('guest')
-    files = [bench_once('guest', bindirs, os.path.join(outdir, 'ours.txt'))]
+    files = [bench_once('guest', bindirs, os.path.join(outdir, 'ours.txt'),
+                        clock)]
     if ref:
         config = 'ref-' + ref
         kbuild.build(config, ref_tree(ref))
         files.append(bench_once(config, bindirs,
-                                os.path.join(outdir, 'upstream-%s.txt' % ref)))
+                                os.path.join(outdir, 'upstream-%s.txt' % ref),
+                                clock))
+    deps.say('guest clock: %s (see bench/README.md)' % clock)
     return subprocess.call([sys.executable,
                             os.path.join(paths.ROOT, 'bench', 'report.py')]
                            + files)

@@ -1,8 +1,10 @@
+import io
 import os
 import subprocess
 import tempfile
 import time
 import unittest
+from unittest import mock
 
 from wb import cpio, guest
 
@@ -28,6 +30,48 @@ class CaptureTest(unittest.TestCase):
                                              3)
             self.assertTrue(timed_out)
             self.assertLess(time.monotonic() - t0, 10)
+
+
+class QemuArgvTest(unittest.TestCase):
+    def argv(self, **kw):
+        return guest.qemu_argv('bzImage', 'initrd', 'swap.img', **kw)
+
+    def test_wall_clock_is_multi_threaded_tcg_with_two_vcpus(self):
+        argv = self.argv()
+        self.assertEqual(argv, self.argv(clock='wall'))
+        self.assertNotIn('-icount', argv)
+        self.assertEqual(argv[argv.index('-accel') + 1], 'tcg')
+        self.assertEqual(argv[argv.index('-smp') + 1], '2')
+
+    def test_icount_counts_instructions_on_one_vcpu(self):
+        argv = self.argv(clock='icount')
+        self.assertEqual(argv[argv.index('-icount') + 1], 'shift=0,sleep=off')
+        self.assertEqual(argv[argv.index('-smp') + 1], '1')
+        self.assertEqual(argv.count('-smp'), 1)
+        # the rest of the machine is the same
+        wall = self.argv()
+        for opt in ('-accel', '-cpu', '-m', '-kernel', '-initrd', '-append',
+                    '-drive', '-serial'):
+            self.assertEqual(argv[argv.index(opt) + 1],
+                             wall[wall.index(opt) + 1], opt)
+
+    def test_an_unknown_clock_is_refused(self):
+        with self.assertRaises(ValueError):
+            self.argv(clock='host')
+
+    def test_the_command_line_passes_the_clock_on(self):
+        from wb import __main__ as cli
+        with mock.patch.object(cli.check, 'vm', return_value=0) as vm, \
+                mock.patch.object(cli.check, 'bench', return_value=0) as b:
+            cli.main(['vm', '--clock', 'icount', 'true'])
+            cli.main(['vm', 'true'])
+            cli.main(['bench', '--ref', '6.12'])
+        self.assertEqual([c.args[-1] for c in vm.call_args_list],
+                         ['icount', 'wall'])
+        b.assert_called_once_with('6.12', cli.check.BENCH_CLOCK)
+        with self.assertRaises(SystemExit), \
+                mock.patch('sys.stderr', new=io.StringIO()):
+            cli.main(['vm', '--clock', 'host', 'true'])
 
 
 class ArchiveTest(unittest.TestCase):
