@@ -187,10 +187,15 @@ def ref_tree(ref):
     return path
 
 
-def bench_once(config, bindirs, out, clock):
+# The cases that need a second vCPU, which icount cannot give the 6.1 guest:
+# they run in a guest of their own on the wall clock.
+MT_CMD = '/wb/bin/uffd-bench --cases move_contig_mt,copy_contig_mt --reps 3'
+
+
+def bench_once(config, bindirs, out, clock, cmd='sh run-guest.sh'):
     deps.say('benchmarks in the %s guest, clock %s (minutes under TCG)'
              % (config, clock))
-    run = guest.boot(config, cmd='sh run-guest.sh',
+    run = guest.boot(config, cmd=cmd,
                      files=os.path.join(paths.ROOT, 'bench'),
                      timeout=GUEST_TIMEOUT, echo=echo_program_output,
                      bindirs=bindirs, clock=clock)
@@ -210,15 +215,28 @@ def bench(ref=None, clock=BENCH_CLOCK):
     outdir = os.path.join(paths.BUILD, 'bench')
     os.makedirs(outdir, exist_ok=True)
     bindirs = prepare('guest')
-    files = [bench_once('guest', bindirs, os.path.join(outdir, 'ours.txt'),
-                        clock)]
+    configs = [('guest', 'ours')]
     if ref:
-        config = 'ref-' + ref
-        kbuild.build(config, ref_tree(ref))
+        configs.append(('ref-' + ref, 'upstream-' + ref))
+        kbuild.build('ref-' + ref, ref_tree(ref))
+    files, mt_files = [], []
+    for config, name in configs:
         files.append(bench_once(config, bindirs,
-                                os.path.join(outdir, 'upstream-%s.txt' % ref),
-                                clock))
+                                os.path.join(outdir, name + '.txt'), clock))
+        if clock != 'wall':
+            mt_files.append(bench_once(
+                config, bindirs, os.path.join(outdir, name + '-mt.txt'),
+                'wall', cmd=MT_CMD))
     deps.say('guest clock: %s (see bench/README.md)' % clock)
+    rc = report(files)
+    if mt_files:
+        deps.say('the _mt cases on the wall clock with 2 vCPUs: their time '
+                 'is noisy, TLB IPIs/page is the steady figure')
+        rc = report(mt_files) or rc
+    return rc
+
+
+def report(files):
     return subprocess.call([sys.executable,
                             os.path.join(paths.ROOT, 'bench', 'report.py')]
                            + files)
