@@ -228,15 +228,15 @@ def bench(ref=None, clock=BENCH_CLOCK):
                 config, bindirs, os.path.join(outdir, name + '-mt.txt'),
                 'wall', cmd=MT_CMD))
     deps.say('guest clock: %s (see bench/README.md)' % clock)
-    rc = report(files)
+    rc = bench_report(files)
     if mt_files:
         deps.say('the _mt cases on the wall clock with 2 vCPUs: their time '
                  'is noisy, TLB IPIs/page is the steady figure')
-        rc = report(mt_files) or rc
+        rc = bench_report(mt_files) or rc
     return rc
 
 
-def report(files):
+def bench_report(files):
     return subprocess.call([sys.executable,
                             os.path.join(paths.ROOT, 'bench', 'report.py')]
                            + files)
