@@ -77,7 +77,7 @@ class ReportTest(unittest.TestCase):
         path = os.path.join(self.dir.name, 'mt.txt')
         with open(path, 'w') as f:
             f.write(OURS + """\
-case=move_contig_mt pages=64 page_bytes=4096 reps=3 rounds=3 ns_per_page_median=300.0 min=280.0 max=350.0 q1=290 q3=320 mover_cpu=0 sibling_cpu=1 sibling_passes_min=12
+case=move_contig_mt pages=64 page_bytes=4096 reps=3 rounds=3 ns_per_page_median=300.0 min=280.0 max=350.0 q1=290 q3=320 mover_cpu=0 sibling_cpu=1 sibling_passes_min=12 tlb_ipis_per_page=0.5
 case=copy_contig_mt pages=64 page_bytes=4096 reps=3 rounds=3 ns_per_page_median=500.0 min=450.0 max=600.0 q1=480 q3=550 mover_cpu=0 sibling_cpu=1 sibling_passes_min=40
 """)
         r = report.Results(path)
@@ -87,6 +87,7 @@ case=copy_contig_mt pages=64 page_bytes=4096 reps=3 rounds=3 ns_per_page_median=
             r.rows['MOVE/COPY contig, sibling on 2nd CPU']['median'], 0.6)
         self.assertAlmostEqual(r.rows['MOVE contig, sibling/alone']['median'], 3.0)
         self.assertAlmostEqual(r.rows['COPY contig, sibling/alone']['median'], 1.25)
+        self.assertEqual(r.rows['move_contig_mt']['note'], 'TLB IPIs/page 0.5')
         # one CPU: the cases are skipped, the ratios left out
         with open(path, 'w') as f:
             f.write(OURS + 'case=move_contig_mt skipped=one_cpu\n'

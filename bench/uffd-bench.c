@@ -460,7 +460,6 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 	long min_src_huge = -2, min_dst_huge = -2;
 	uint64_t min_sib_passes = UINT64_MAX;
 	long long ipis = 0;	/* TLB shootdowns in the timed parts; -1: unknown */
-	size_t ipi_pages = 0;
 	int rounds = 0;
 	uint64_t r = seed;
 
@@ -504,7 +503,6 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 				min_sib_passes = ri.sib_passes;
 			if (c->mt && ipis >= 0)
 				ipis = ri.tlb_ipis < 0 ? -1 : ipis + ri.tlb_ipis;
-			ipi_pages += npages;
 			done += npages;
 			n++;
 		} while (tot < min_rep_ns && n < MAX_ROUNDS &&
@@ -538,7 +536,8 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 		       cpu_mover, cpu_sibling, min_sib_passes);
 		/* how many times per page the mover interrupted the sibling */
 		if (ipis >= 0)
-			printf(" tlb_ipis_per_page=%.3f", (double)ipis / ipi_pages);
+			printf(" tlb_ipis_per_page=%.3f",
+			       (double)ipis / ((double)rounds * npages));
 		pin_self(-1);
 	}
 	printf("\n");

@@ -43,7 +43,9 @@ else
 fi
 for f in thread sigbus; do
 	out=$("$GCSIM" --kv --heap 4M --mode both --eagain-stress --fault-mode $f 2>&1); rc=$?
-	if [ $rc -eq 0 ] && echo "$out" | grep -q 'remove_events_raised=[1-9]'; then
+	# events= counts the remove events the handler read, not just raised
+	if [ $rc -eq 0 ] && echo "$out" | grep -q 'remove_events_raised=[1-9]' && \
+	   echo "$out" | grep -q ' events=[1-9]'; then
 		ok "EAGAIN stress ($f): retried, verifies"
 	else
 		ko "EAGAIN stress ($f), status $rc"; echo "$out"

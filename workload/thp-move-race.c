@@ -126,7 +126,8 @@ int main(int argc, char **argv)
 		uffd_register(uffd, dst, len);
 		pthread_barrier_init(&bar, NULL, nthreads);
 		for (long t = 0; t < nthreads; t++)
-			pthread_create(&th[t], NULL, worker, (void *)t);
+			if (pthread_create(&th[t], NULL, worker, (void *)t))
+				die(3, "pthread_create failed");
 		for (int t = 0; t < nthreads; t++)
 			pthread_join(th[t], NULL);
 		pthread_barrier_destroy(&bar);
