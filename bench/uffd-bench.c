@@ -280,25 +280,27 @@ struct bcase {
 	int per4k;	/* THP source moved with one call per 4 KiB page */
 	int mt;		/* a sibling thread runs on the other CPU meanwhile */
 	const char *what;
+	int contend;	/* one-page moves against an mmap/munmap writer */
 };
 
 static const struct bcase cases[] = {
-	{ "move_contig", K_MOVE, 0, 0, 0, 0, "UFFDIO_MOVE, one call for the run, resident source" },
-	{ "move_alloc_contig", K_MOVE_ALLOC, 0, 0, 0, 0, "write-fault the source page, then UFFDIO_MOVE" },
-	{ "copy_contig", K_COPY, 0, 0, 0, 0, "UFFDIO_COPY, one call for the run (kernel allocates)" },
-	{ "copy_dontneed_contig", K_COPY_DONTNEED, 0, 0, 0, 0, "UFFDIO_COPY + MADV_DONTNEED of the source" },
-	{ "memcpy_prepop", K_MEMCPY, 0, 0, 0, 0, "memcpy into already-populated pages (no allocation)" },
-	{ "mremap_contig", K_MREMAP, 0, 0, 0, 0, "mremap of the whole run" },
-	{ "move_contig_mt", K_MOVE, 0, 0, 0, 1, "move_contig while a sibling thread runs on another CPU" },
-	{ "copy_contig_mt", K_COPY, 0, 0, 0, 1, "copy_contig while a sibling thread runs on another CPU" },
-	{ "move_scatter", K_MOVE, 1, 0, 0, 0, "UFFDIO_MOVE, one call per page, random order" },
-	{ "copy_scatter", K_COPY, 1, 0, 0, 0, "UFFDIO_COPY, one call per page, random order" },
-	{ "memcpy_scatter", K_MEMCPY, 1, 0, 0, 0, "memcpy per page into populated pages, random order" },
-	{ "mremap_scatter", K_MREMAP, 1, 0, 0, 0, "mremap, one call per page, random order" },
-	{ "thp_move_pmd", K_MOVE, 0, 1, 0, 0, "UFFDIO_MOVE of whole 2 MiB THPs (PMD move)" },
-	{ "thp_move_4k", K_MOVE, 0, 1, 1, 0, "UFFDIO_MOVE of THPs in 512 calls of 4 KiB each (split)" },
-	{ "thp_copy", K_COPY, 0, 1, 0, 0, "UFFDIO_COPY of THP-backed 2 MiB ranges" },
-	{ "thp_mremap", K_MREMAP, 0, 1, 0, 0, "mremap of whole 2 MiB THPs" },
+	{ "move_contig", K_MOVE, 0, 0, 0, 0, "UFFDIO_MOVE, one call for the run, resident source", 0 },
+	{ "move_alloc_contig", K_MOVE_ALLOC, 0, 0, 0, 0, "write-fault the source page, then UFFDIO_MOVE", 0 },
+	{ "copy_contig", K_COPY, 0, 0, 0, 0, "UFFDIO_COPY, one call for the run (kernel allocates)", 0 },
+	{ "copy_dontneed_contig", K_COPY_DONTNEED, 0, 0, 0, 0, "UFFDIO_COPY + MADV_DONTNEED of the source", 0 },
+	{ "memcpy_prepop", K_MEMCPY, 0, 0, 0, 0, "memcpy into already-populated pages (no allocation)", 0 },
+	{ "mremap_contig", K_MREMAP, 0, 0, 0, 0, "mremap of the whole run", 0 },
+	{ "move_contig_mt", K_MOVE, 0, 0, 0, 1, "move_contig while a sibling thread runs on another CPU", 0 },
+	{ "copy_contig_mt", K_COPY, 0, 0, 0, 1, "copy_contig while a sibling thread runs on another CPU", 0 },
+	{ "move_scatter", K_MOVE, 1, 0, 0, 0, "UFFDIO_MOVE, one call per page, random order", 0 },
+	{ "copy_scatter", K_COPY, 1, 0, 0, 0, "UFFDIO_COPY, one call per page, random order", 0 },
+	{ "memcpy_scatter", K_MEMCPY, 1, 0, 0, 0, "memcpy per page into populated pages, random order", 0 },
+	{ "mremap_scatter", K_MREMAP, 1, 0, 0, 0, "mremap, one call per page, random order", 0 },
+	{ "thp_move_pmd", K_MOVE, 0, 1, 0, 0, "UFFDIO_MOVE of whole 2 MiB THPs (PMD move)", 0 },
+	{ "thp_move_4k", K_MOVE, 0, 1, 1, 0, "UFFDIO_MOVE of THPs in 512 calls of 4 KiB each (split)", 0 },
+	{ "thp_copy", K_COPY, 0, 1, 0, 0, "UFFDIO_COPY of THP-backed 2 MiB ranges", 0 },
+	{ "thp_mremap", K_MREMAP, 0, 1, 0, 0, "mremap of whole 2 MiB THPs", 0 },
+	{ "move_contend_mt", K_MOVE, 1, 0, 0, 1, "one-page UFFDIO_MOVEs while a 2nd thread mmaps+munmaps a small region", 1 },
 };
 #define NCASES (sizeof(cases) / sizeof(cases[0]))
 
@@ -450,6 +452,228 @@ static double quantile(const double *v, int n, double q)
 	return i + 1 < n ? v[i] * (1 - f) + v[i + 1] * f : v[n - 1];
 }
 
+/* ------------------------------------------------------------------ */
+/* move_contend_mt: one-page moves against an mmap/munmap writer        */
+
+/*
+ * The mover (pinned to cpu_mover) moves one page per call; a writer thread
+ * of the same process (pinned to cpu_sibling) maps and unmaps a small
+ * unrelated region in a loop. Both take the mm's locks: on 6.1 the move holds
+ * mmap_lock for read for the whole call and mmap/munmap take it for write,
+ * so each waits for the other; upstream (6.9+) moves under per-VMA locks.
+ * Each repetition has three timed phases of the same pages: the mover alone
+ * (first half of the pages), both together (second half), the writer alone
+ * (as long as the together phase took). Every call is timed on its own.
+ */
+#define WR_PAGES 4		/* the writer's region: 16 KiB */
+
+struct lat {			/* a growable array of ns samples */
+	double *v;
+	size_t n, cap;
+};
+
+static void lat_push(struct lat *l, double ns)
+{
+	if (l->n == l->cap) {
+		l->cap = l->cap ? 2 * l->cap : 4096;
+		l->v = realloc(l->v, l->cap * sizeof(*l->v));
+		if (!l->v)
+			die(3, "out of memory");
+	}
+	l->v[l->n++] = ns;
+}
+
+struct writer {
+	pthread_t th;
+	char *hole;		/* WR_PAGES between two PROT_NONE guards */
+	int running, stop;	/* atomics */
+	uint64_t until;		/* 0: until stop; else stop at this now_ns() */
+	struct lat t0, dt;	/* start time and duration of every pair */
+};
+
+static void *writer_main(void *arg)
+{
+	struct writer *w = arg;
+	size_t len = WR_PAGES * pg;
+
+	__atomic_store_n(&w->running, 1, __ATOMIC_RELEASE);
+	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
+		uint64_t a = now_ns(), b;
+		void *p = mmap(w->hole, len, PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE,
+			       -1, 0);
+
+		if (p == MAP_FAILED)
+			die(3, "writer: mmap: %s", strerror(errno));
+		if (p != w->hole)
+			die(3, "writer: mmap landed at %p, not %p", p, w->hole);
+		if (munmap(p, len))
+			die(3, "writer: munmap: %s", strerror(errno));
+		b = now_ns();
+		lat_push(&w->t0, (double)a);
+		lat_push(&w->dt, (double)(b - a));
+		if (w->until && b >= w->until)
+			break;
+	}
+	return NULL;
+}
+
+static void writer_start(struct writer *w, uint64_t until)
+{
+	pthread_attr_t attr;
+	cpu_set_t set;
+	int err;
+
+	w->running = w->stop = 0;
+	w->until = until;
+	w->t0.n = w->dt.n = 0;
+	CPU_ZERO(&set);
+	CPU_SET(cpu_sibling, &set);
+	pthread_attr_init(&attr);
+	pthread_attr_setaffinity_np(&attr, sizeof(set), &set);
+	err = pthread_create(&w->th, &attr, writer_main, w);
+	pthread_attr_destroy(&attr);
+	if (err)
+		die(3, "pthread_create (writer on CPU %d): %s", cpu_sibling,
+		    strerror(err));
+	while (!__atomic_load_n(&w->running, __ATOMIC_ACQUIRE))
+		sched_yield();
+}
+
+static void writer_stop(struct writer *w)
+{
+	__atomic_store_n(&w->stop, 1, __ATOMIC_RELEASE);
+	pthread_join(w->th, NULL);
+}
+
+/* Keep the writer's pairs that lie inside [from, to]. */
+static size_t writer_collect(struct writer *w, uint64_t from, uint64_t to,
+			     struct lat *out)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < w->t0.n; i++)
+		if (w->t0.v[i] >= (double)from &&
+		    w->t0.v[i] + w->dt.v[i] <= (double)to) {
+			lat_push(out, w->dt.v[i]);
+			k++;
+		}
+	return k;
+}
+
+/* Time one-page moves of pages [lo, hi) of src to dst. */
+static void move_pages_timed(char *dst, char *src, size_t lo, size_t hi,
+			     struct lat *out)
+{
+	for (size_t i = lo; i < hi; i++) {
+		uint64_t a = now_ns();
+
+		do_move(dst + i * pg, src + i * pg, pg);
+		lat_push(out, (double)(now_ns() - a));
+	}
+}
+
+static double lat_q(struct lat *l, double q)
+{
+	if (!l->n)
+		return 0;
+	qsort(l->v, l->n, sizeof(double), cmp_double);
+	return quantile(l->v, (int)(l->n > INT32_MAX ? INT32_MAX : l->n), q);
+}
+
+/* One repetition; appends to the four sample sets; returns the median of
+ * this repetition's contended moves. */
+static double contend_rep(size_t npages, struct writer *w, struct lat *m_alone,
+			  struct lat *m_both, struct lat *w_alone, struct lat *w_both,
+			  uint64_t *pairs_both)
+{
+	size_t len = npages * pg, half = npages / 2;
+	char *src = map_area(len, 0), *dst = map_area(len, 0);
+	struct lat rep = { 0 };
+	uint64_t t0, t1, t2;
+	double med;
+
+	populate(src, npages, 0);
+	uffd_register(uffd, dst, len);
+
+	/* the mover alone */
+	move_pages_timed(dst, src, 0, half, m_alone);
+	/* both */
+	writer_start(w, 0);
+	t0 = now_ns();
+	move_pages_timed(dst, src, half, npages, &rep);
+	t1 = now_ns();
+	writer_stop(w);
+	*pairs_both += writer_collect(w, t0, t1, w_both);
+	for (size_t i = 0; i < rep.n; i++)
+		lat_push(m_both, rep.v[i]);
+	/* the writer alone, as long as the together phase took */
+	t2 = now_ns();
+	writer_start(w, t2 + (t1 - t0));
+	pthread_join(w->th, NULL);
+	writer_collect(w, t2, UINT64_MAX, w_alone);
+
+	check_dst("move_contend_mt", dst, npages);
+	check_src_empty("move_contend_mt", src, npages);
+	munmap(dst, len);
+	munmap(src, len);
+	med = lat_q(&rep, 0.5);
+	free(rep.v);
+	return med;
+}
+
+static void run_contend_case(const struct bcase *c, size_t npages, int reps)
+{
+	struct lat m_alone = { 0 }, m_both = { 0 }, w_alone = { 0 }, w_both = { 0 };
+	struct lat junk[4] = { { 0 } };
+	struct writer w;
+	double v[MAX_REPS];
+	uint64_t pairs = 0, junk_pairs = 0;
+	size_t glen = 3 * WR_PAGES * pg;
+	char *guard;
+
+	memset(&w, 0, sizeof(w));
+	/* the writer's hole: PROT_NONE on both sides, so its mapping never
+	 * merges with a neighbour and every pair does the same VMA work */
+	guard = mmap(NULL, glen, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (guard == MAP_FAILED)
+		die(3, "mmap: %s", strerror(errno));
+	w.hole = guard + WR_PAGES * pg;
+	if (munmap(w.hole, WR_PAGES * pg))
+		die(3, "munmap: %s", strerror(errno));
+	pin_self(cpu_mover);
+	contend_rep(npages, &w, &junk[0], &junk[1], &junk[2], &junk[3],
+		    &junk_pairs);	/* warm-up */
+	for (int k = 0; k < reps; k++)
+		v[k] = contend_rep(npages, &w, &m_alone, &m_both, &w_alone,
+				   &w_both, &pairs);
+	pin_self(-1);
+	qsort(v, reps, sizeof(double), cmp_double);
+	printf("case=%s pages=%zu page_bytes=%zu reps=%d rounds=%d ns_per_page_median=%.1f "
+	       "min=%.1f max=%.1f q1=%.1f q3=%.1f", c->name, npages / 2, pg, reps, reps,
+	       quantile(v, reps, 0.5), v[0], v[reps - 1], quantile(v, reps, 0.25),
+	       quantile(v, reps, 0.75));
+	printf(" move_p50_ns=%.0f move_p99_ns=%.0f move_alone_p50_ns=%.0f "
+	       "move_alone_p99_ns=%.0f writer_p50_ns=%.0f writer_p99_ns=%.0f "
+	       "writer_alone_p50_ns=%.0f writer_alone_p99_ns=%.0f moves=%zu "
+	       "writer_pairs=%" PRIu64 " writer_alone_pairs=%zu mover_cpu=%d "
+	       "sibling_cpu=%d\n",
+	       lat_q(&m_both, 0.5), lat_q(&m_both, 0.99), lat_q(&m_alone, 0.5),
+	       lat_q(&m_alone, 0.99), lat_q(&w_both, 0.5), lat_q(&w_both, 0.99),
+	       lat_q(&w_alone, 0.5), lat_q(&w_alone, 0.99), m_both.n, pairs,
+	       w_alone.n, cpu_mover, cpu_sibling);
+	fflush(stdout);
+	munmap(guard, glen);
+	free(m_alone.v);
+	free(m_both.v);
+	free(w_alone.v);
+	free(w_both.v);
+	for (int i = 0; i < 4; i++)
+		free(junk[i].v);
+	free(w.t0.v);
+	free(w.dt.v);
+}
+
 static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 		     int reps)
 {
@@ -478,6 +702,11 @@ static void run_case(const struct bcase *c, size_t npages4k, size_t thp_pages,
 	if (c->mt && cpu_sibling < 0) {
 		printf("case=%s skipped=one_cpu\n", c->name);
 		free(perm);
+		return;
+	}
+	if (c->contend) {
+		free(perm);
+		run_contend_case(c, npages, reps);
 		return;
 	}
 	if (c->mt)

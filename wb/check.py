@@ -189,7 +189,8 @@ def ref_tree(ref):
 
 # The cases that need a second vCPU, which icount cannot give the 6.1 guest:
 # they run in a guest of their own on the wall clock.
-MT_CMD = '/wb/bin/uffd-bench --cases move_contig_mt,copy_contig_mt --reps 3'
+MT_CMD = ('/wb/bin/uffd-bench --cases move_contig_mt,copy_contig_mt,'
+          'move_contend_mt --reps 3')
 
 
 def bench_once(config, bindirs, out, clock, cmd='sh run-guest.sh'):
