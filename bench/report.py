@@ -9,6 +9,7 @@ found anywhere in a line, other lines are ignored.  Recognised lines:
 
   case=NAME pages=N ... ns_per_page_median=X min=X max=X q1=X q3=X
   case=NAME skipped=REASON
+  case=move_contend_mt ... move_p50_ns=X move_p99_ns=X writer_p50_ns=X ...
   workload=gcsim mode=copy|move heap_mib=H ... compaction_ms=X
       lat_median_us=X lat_p99_us=X verify=ok|FAILED
   # bench=uffd-bench kernel=K ...     (metadata)
@@ -27,6 +28,19 @@ import sys
 
 LINE_RE = re.compile(r'((?:case|workload)=\S+(?:\s+[#\w.\-]+=\S*)*)')
 META_RE = re.compile(r'#\s*(?:bench=uffd-bench|workload=gcsim)\s+(.*)')
+
+
+# move_contend_mt's extra keys: (key, row label, unit)
+CONTEND_KEYS = (
+    ('move_p50_ns', 'move median, writer running', 'ns/call'),
+    ('move_p99_ns', 'move p99, writer running', 'ns/call'),
+    ('move_alone_p50_ns', 'move median, alone', 'ns/call'),
+    ('move_alone_p99_ns', 'move p99, alone', 'ns/call'),
+    ('writer_p50_ns', 'mmap+munmap median, mover running', 'ns/pair'),
+    ('writer_p99_ns', 'mmap+munmap p99, mover running', 'ns/pair'),
+    ('writer_alone_p50_ns', 'mmap+munmap median, alone', 'ns/pair'),
+    ('writer_alone_p99_ns', 'mmap+munmap p99, alone', 'ns/pair'),
+)
 
 
 def parse_kv(text):
@@ -101,6 +115,19 @@ class Results:
             self._add(name, 'ns/page', statistics.median(meds),
                       min(los) if los else None, max(his) if his else None,
                       reps, note)
+            # move_contend_mt: latency of one move and of the writer's
+            # mmap+munmap pair, together and each alone
+            for key, label, unit in CONTEND_KEYS:
+                vals = [num(kv.get(key)) for kv in done]
+                vals = [x for x in vals if x is not None]
+                if not vals:
+                    continue
+                if key.startswith('writer') and 'alone' not in key and not any(
+                        num(kv.get('writer_pairs')) for kv in done):
+                    continue	# the writer did no pair inside the phase
+                self._add('%s %s' % (name, label), unit, statistics.median(vals),
+                          min(vals) if len(vals) > 1 else None,
+                          max(vals) if len(vals) > 1 else None, len(vals), '')
         # gcsim: per heap size, copy then move, then the ratio
         def variant(threads, fmode, recycle):
             # recycle: '0'/'1' for move runs, the copy_scratch mode for copy

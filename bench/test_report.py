@@ -98,6 +98,46 @@ case=copy_contig_mt pages=64 page_bytes=4096 reps=3 rounds=3 ns_per_page_median=
         self.assertNotIn('MOVE contig, sibling/alone', r.rows)
         self.assertIn('MOVE/COPY contig', r.rows)
 
+    def test_contend_case(self):
+        # move_contend_mt: the move's and the writer's latencies get rows of
+        # their own; a comparison gives each its ours/upstream ratio
+        line = ('case=move_contend_mt pages=32 page_bytes=4096 reps=3 rounds=3 '
+                'ns_per_page_median=%d min=1 max=9 q1=2 q3=3 move_p50_ns=%d '
+                'move_p99_ns=%d move_alone_p50_ns=900 move_alone_p99_ns=2000 '
+                'writer_p50_ns=%d writer_p99_ns=50000 writer_alone_p50_ns=4000 '
+                'writer_alone_p99_ns=9000 moves=96 writer_pairs=%d '
+                'writer_alone_pairs=40 mover_cpu=0 sibling_cpu=1\n')
+        ours = os.path.join(self.dir.name, 'c1.txt')
+        ups = os.path.join(self.dir.name, 'c2.txt')
+        with open(ours, 'w') as f:
+            f.write(line % (1000, 1000, 30000, 8000, 12))
+            f.write(line % (1200, 1200, 50000, 6000, 10))
+        with open(ups, 'w') as f:
+            f.write(line % (1000, 1000, 3000, 4000, 30))
+        r = report.Results(ours)
+        self.assertEqual(r.rows['move_contend_mt']['median'], 1100.0)
+        row = r.rows['move_contend_mt move p99, writer running']
+        self.assertEqual((row['median'], row['lo'], row['hi'], row['unit']),
+                         (40000.0, 30000.0, 50000.0, 'ns/call'))
+        self.assertEqual(
+            r.rows['move_contend_mt mmap+munmap median, mover running']['median'],
+            7000.0)
+        self.assertEqual(
+            r.rows['move_contend_mt mmap+munmap median, alone']['median'], 4000.0)
+        buf = io.StringIO()
+        with redirect_stdout(buf):
+            self.assertEqual(report.main([ours, ups]), 0)
+        p99 = [l for l in buf.getvalue().splitlines()
+               if l.startswith('move_contend_mt move p99, writer running')][0]
+        self.assertIn('13.33', p99)      # 40000 / 3000
+        # a writer that did no pair inside the together phase: no writer rows
+        with open(ours, 'w') as f:
+            f.write(line % (1000, 1000, 3000, 0, 0))
+        r = report.Results(ours)
+        self.assertNotIn('move_contend_mt mmap+munmap median, mover running',
+                         r.rows)
+        self.assertIn('move_contend_mt mmap+munmap median, alone', r.rows)
+
     def test_empty_file(self):
         empty = os.path.join(self.dir.name, 'empty.txt')
         open(empty, 'w').close()
