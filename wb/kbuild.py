@@ -1,18 +1,23 @@
-"""Configure and build the kernel out of tree, one object dir a config.
+"""Configure and build the kernel out of tree, one object dir a config
+and architecture.
 
 A config is a list of fragments of configs/ merged over allnoconfig with
-the kernel's own scripts/kconfig/merge_config.sh.
+the kernel's own scripts/kconfig/merge_config.sh.  guest.config is the
+x86_64 machine: another arch uses guest-<arch>.config instead.  Every
+other fragment F.config is followed by F-<arch>.config when that exists
+(debug-i386.config adds DEBUG_KMAP_LOCAL_FORCE_MAP to debug.config).
 """
 import hashlib
 import os
 import subprocess
 import sys
 
-from . import paths
+from . import arch as arches, paths
 
 CONFIGS = {
     'guest': ['guest.config'],
     'debug': ['guest.config', 'debug.config'],
+    'kasan': ['guest.config', 'debug.config', 'kasan.config'],
     'bisect': ['guest.config'],
     'ref-6.12': ['guest.config'],
 }
@@ -22,39 +27,60 @@ def say(msg):
     print('==> ' + msg, flush=True)
 
 
-def fragments(config):
+# The fragment that describes the machine itself, per arch.
+MACHINE = 'guest.config'
+
+
+def fragments(config, arch='x86_64', configs=paths.CONFIGS):
     if config not in CONFIGS:
         sys.exit('unknown config %r (known: %s)' %
                  (config, ', '.join(sorted(CONFIGS))))
-    return [os.path.join(paths.CONFIGS, f) for f in CONFIGS[config]]
+    out = []
+    for f in CONFIGS[config]:
+        own = '%s-%s.config' % (f[:-len('.config')], arch)
+        if f == MACHINE and arch != 'x86_64':
+            out.append(own)
+            continue
+        out.append(f)
+        if os.path.exists(os.path.join(configs, own)):
+            out.append(own)
+    return [os.path.join(configs, f) for f in out]
 
 
-def fingerprint(config):
+def fingerprint(config, arch='x86_64'):
     h = hashlib.sha256()
-    for f in fragments(config):
+    for f in fragments(config, arch):
         with open(f, 'rb') as fp:
             h.update(fp.read())
     return h.hexdigest()
 
 
-def unmet(merge_output):
-    """Options merge_config.sh asked for but Kconfig did not give."""
-    return [l.split()[3] for l in merge_output.splitlines()
-            if l.startswith('Value requested for')]
+def unmet(merge_output, lacks=()):
+    """Options merge_config.sh asked for but Kconfig did not give, less
+    those the arch is known to lack."""
+    return [o for o in (l.split()[3] for l in merge_output.splitlines()
+                        if l.startswith('Value requested for'))
+            if o[len('CONFIG_'):] not in lacks]
 
 
-def configure(config, tree=paths.TREE):
-    obj = paths.obj(config)
+def configure(config, tree=paths.TREE, arch='x86_64'):
+    a = arches.get(arch)
+    obj = paths.obj(config, a.name)
     stamp = os.path.join(obj, '.wb-config')
-    want = fingerprint(config)
+    want = fingerprint(config, a.name)
     if os.path.exists(stamp) and open(stamp).read() == want:
         return obj
     os.makedirs(obj, exist_ok=True)
-    say('configuring %s kernel in %s' % (config, obj))
+    say('configuring %s kernel for %s in %s' % (config, a.name, obj))
+    env = dict(os.environ, ARCH=a.karch, CROSS_COMPILE=a.cross)
+    env.pop('MAKEFLAGS', None)
     r = subprocess.run(['scripts/kconfig/merge_config.sh', '-n', '-O', obj]
-                       + fragments(config), cwd=tree, capture_output=True,
-                       text=True)
-    missing = unmet(r.stdout + r.stderr)
+                       + fragments(config, a.name), cwd=tree,
+                       capture_output=True, text=True, env=env)
+    missing = unmet(r.stdout + r.stderr, a.lacks)
+    if a.lacks:
+        print('    %s: Kconfig offers no %s on this arch' %
+              (a.name, ', '.join(a.lacks)), flush=True)
     if missing and config.startswith('ref-') and not r.returncode:
         print('WARNING: %s lacks %s' % (config, ' '.join(missing)))
         missing = []
@@ -67,10 +93,13 @@ def configure(config, tree=paths.TREE):
     return obj
 
 
-def make(config, targets, log_name, tree=paths.TREE, quiet=True):
-    obj = paths.obj(config)
+def make(config, targets, log_name, tree=paths.TREE, quiet=True,
+         arch='x86_64'):
+    a = arches.get(arch)
+    obj = paths.obj(config, a.name)
     log = os.path.join(obj, log_name)
-    argv = ['make', '-C', tree, 'O=' + obj, '-j%d' % os.cpu_count()] + targets
+    argv = (['make', '-C', tree, 'O=' + obj, '-j%d' % os.cpu_count()] +
+            arches.kmake_vars(a) + targets)
     with open(log, 'w') as out:
         r = subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT)
     if r.returncode:
@@ -81,23 +110,38 @@ def make(config, targets, log_name, tree=paths.TREE, quiet=True):
     return log
 
 
-def build(config, tree=paths.TREE):
-    """bzImage and the uapi headers; incremental after the first time."""
-    obj = configure(config, tree)
-    image = os.path.join(obj, 'arch/x86/boot/bzImage')
-    say('building %s kernel (%s; first build takes minutes, log in '
-        '%s/build.log)' % (config, 'incremental' if os.path.exists(image)
-                           else 'from scratch', obj))
-    make(config, ['bzImage'], 'build.log', tree)
-    make(config, ['headers_install'], 'headers.log', tree)
-    return image
+def image(config, arch='x86_64'):
+    a = arches.get(arch)
+    return os.path.join(paths.obj(config, a.name), a.image)
 
 
-def selftests(config, programs, tree=paths.TREE):
+def build(config, tree=paths.TREE, arch='x86_64'):
+    """The boot image and the uapi headers; incremental after the first
+    time."""
+    a = arches.get(arch)
+    obj = configure(config, tree, a.name)
+    img = image(config, a.name)
+    say('building %s kernel for %s (%s; first build takes minutes, log in '
+        '%s/build.log)' % (config, a.name, 'incremental' if
+                           os.path.exists(img) else 'from scratch', obj))
+    make(config, [a.target], 'build.log', tree, arch=a.name)
+    make(config, ['headers_install'], 'headers.log', tree, arch=a.name)
+    return img
+
+
+def selftest_vars(arch):
+    """make variables that build selftests/vm for arch (MACHINE keeps the
+    x86_64-only protection_keys rules out of a cross build)."""
+    a = arches.get(arch)
+    return ['CROSS_COMPILE=' + a.cross, 'ARCH=' + a.karch,
+            'MACHINE=' + a.name]
+
+
+def selftests(config, programs, tree=paths.TREE, arch='x86_64'):
     """Build static selftests/vm programs that exist in the tree.  Always
     rebuilt (-B): their Makefile does not know they depend on the uapi
     headers, and a stale binary hides an ABI change."""
-    obj = paths.obj(config)
+    obj = paths.obj(config, arch)
     out = os.path.join(obj, 'guest-bin')
     os.makedirs(out, exist_ok=True)
     src = os.path.join(tree, 'tools/testing/selftests/vm')
@@ -108,7 +152,8 @@ def selftests(config, programs, tree=paths.TREE):
     log = os.path.join(obj, 'selftests.log')
     argv = ['make', '-B', '-C', src, 'OUTPUT=' + out,
             'KHDR_INCLUDES=-isystem ' + os.path.join(obj, 'usr/include'),
-            'LDFLAGS=-static'] + [os.path.join(out, p) for p in want]
+            'LDFLAGS=-static'] + selftest_vars(arch) + [
+                os.path.join(out, p) for p in want]
     with open(log, 'w') as f:
         r = subprocess.run(argv, stdout=f, stderr=subprocess.STDOUT)
     if r.returncode:
