@@ -50,6 +50,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
@@ -103,9 +104,40 @@ struct opts {
 	int watchdog;		/* seconds; 0: none */
 };
 
+/* What one thread used during compaction: CPU time (the scheduler's exact
+ * runtime, CLOCK_THREAD_CPUTIME_ID) and context switches (getrusage). On one
+ * vCPU this says how the CPU was shared between collector, handler and
+ * mutators. */
+struct cpu_acct {
+	int64_t cpu_ns;
+	long vcsw, ivcsw;
+};
+
+static void cpu_mark(struct cpu_acct *a, int sign)
+{
+	struct timespec t;
+	struct rusage ru;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+	a->cpu_ns += sign * ((int64_t)t.tv_sec * 1000000000 + t.tv_nsec);
+	if (getrusage(RUSAGE_THREAD, &ru) == 0) {
+		a->vcsw += sign * ru.ru_nvcsw;
+		a->ivcsw += sign * ru.ru_nivcsw;
+	}
+}
+
+static void acct_sum(struct cpu_acct *to, const struct cpu_acct *a)
+{
+	to->cpu_ns += a->cpu_ns;
+	to->vcsw += a->vcsw;
+	to->ivcsw += a->ivcsw;
+}
+
 struct tstat {			/* per installer thread */
 	uint64_t installs, eexist, eagain, ebusy, recycled, fresh;
 	uint64_t faults, wakes, helped, stray, events, anomalies;
+	struct cpu_acct cpu;	/* during compaction */
+	int cpu_done;
 	int is_handler;		/* the thread that reads the userfaultfd */
 	char *fresh_page;	/* private scratch page */
 	char *spare;		/* recycled page kept after a lost race */
@@ -906,6 +938,7 @@ static void *handler_main(void *arg)
 	struct sim *s = arg;
 
 	start_barrier(s);
+	cpu_mark(&s->hand.cpu, -1);
 	/* after the stop, until the disturber's last MADV_DONTNEED has
 	 * returned: its REMOVE event blocks it until this thread reads it */
 	while (!s->stop || !__atomic_load_n(&s->disturber_done, __ATOMIC_ACQUIRE)) {
@@ -918,7 +951,13 @@ static void *handler_main(void *arg)
 		for (size_t i = 0; i < s->ndeferred; i++)
 			handle_fault(s, s->deferred[i]);
 		s->ndeferred = 0;
+		if (s->stop && !s->hand.cpu_done) {
+			cpu_mark(&s->hand.cpu, 1);
+			s->hand.cpu_done = 1;
+		}
 	}
+	if (!s->hand.cpu_done)
+		cpu_mark(&s->hand.cpu, 1);
 	return NULL;
 }
 
@@ -1041,6 +1080,7 @@ static void *mutator_main(void *arg)
 
 	t_mut = m;
 	start_barrier(s);
+	cpu_mark(&m->ts.cpu, -1);
 	while (!s->stop) {
 		uint32_t k = (uint32_t)(rnd(&m->rng) % s->nlive);
 		struct live *L = &s->live[k];
@@ -1086,6 +1126,7 @@ static void *mutator_main(void *arg)
 			ob = (struct obj *)(s->to + s->live[t].new_off);
 		}
 	}
+	cpu_mark(&m->ts.cpu, 1);
 	return NULL;
 }
 
@@ -1162,6 +1203,7 @@ struct result {
 	uint64_t pages, coll_inst, hand_inst, faults, wakes, helped, eexist, eagain;
 	uint64_t ebusy, recycled, fresh, stray, ops, mfaults, online_err;
 	uint64_t events, disturbs, anomalies;
+	struct cpu_acct cpu_coll, cpu_hand, cpu_mut;
 	double lat_med_us, lat_p99_us;
 	uint64_t nlat;
 	uint64_t mismatches, refs_checked;
@@ -1256,6 +1298,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 
 	/* the collector: this thread */
 	start_barrier(s);
+	cpu_mark(&s->coll.cpu, -1);
 	t0 = __atomic_load_n(&s->t0, __ATOMIC_ACQUIRE);
 	for (uint64_t p = 0; p < s->npages; p++) {
 		uint8_t st = PG_TODO;
@@ -1272,6 +1315,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 			watchdog_report(s);
 	}
 	t1 = now_ns();
+	cpu_mark(&s->coll.cpu, 1);
 	s->stop = 1;
 	/* Every page is in place, so no thread may still wait on a fault once
 	 * the wake-ups in flight are done. One that does was never woken. */
@@ -1328,6 +1372,8 @@ static void run_once(const struct opts *o, int move, struct result *res)
 	res->anomalies = s->coll.anomalies + s->hand.anomalies;
 	res->recycled = s->coll.recycled + s->hand.recycled;
 	res->fresh = s->coll.fresh + s->hand.fresh;
+	res->cpu_coll = s->coll.cpu;
+	res->cpu_hand = s->hand.cpu;
 
 	uint64_t nl = 0;
 	for (i = 0; i < o->threads; i++) {
@@ -1342,6 +1388,7 @@ static void run_once(const struct opts *o, int move, struct result *res)
 		res->anomalies += t->anomalies;
 		res->recycled += t->recycled;
 		res->fresh += t->fresh;
+		acct_sum(&res->cpu_mut, &t->cpu);
 		munmap(t->fresh_page, s->pg);
 		res->ops += mut[i].ops;
 		res->mfaults += mut[i].faults;
@@ -1418,7 +1465,10 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 		       " recycled=%" PRIu64 " fresh=%" PRIu64 " mutator_ops=%" PRIu64
 		       " mutator_faults=%" PRIu64 " lat_samples=%" PRIu64
 		       " lat_median_us=%.1f lat_p99_us=%.1f refs_checked=%" PRIu64
-		       " mismatches=%" PRIu64 " kernel_anomalies=%" PRIu64 " verify=%s\n",
+		       " mismatches=%" PRIu64 " kernel_anomalies=%" PRIu64
+		       " cpu_collector_ms=%.3f cpu_handler_ms=%.3f cpu_mutators_ms=%.3f"
+		       " csw_collector=%ld/%ld csw_handler=%ld/%ld csw_mutators=%ld/%ld"
+		       " verify=%s\n",
 		       mode_name(r->move), o->heap, o->heap / 1048576.0, o->live_ratio,
 		       o->obj_min, o->obj_max, o->threads, o->seed,
 		       r->move ? o->recycle : 0, o->sigbus ? "sigbus" : "thread", rep,
@@ -1430,7 +1480,10 @@ static void print_result(const struct opts *o, const struct result *r, int rep)
 		       r->recycled, r->fresh, r->ops,
 		       r->mfaults, r->nlat, r->lat_med_us, r->lat_p99_us,
 		       r->refs_checked, r->mismatches + r->online_err, r->anomalies,
-		       ok ? "ok" : "FAILED");
+		       r->cpu_coll.cpu_ns / 1e6, r->cpu_hand.cpu_ns / 1e6,
+		       r->cpu_mut.cpu_ns / 1e6, r->cpu_coll.vcsw, r->cpu_coll.ivcsw,
+		       r->cpu_hand.vcsw, r->cpu_hand.ivcsw, r->cpu_mut.vcsw,
+		       r->cpu_mut.ivcsw, ok ? "ok" : "FAILED");
 		fflush(stdout);
 		return;
 	}
