@@ -6,19 +6,22 @@ FILES ?=
 TIMEOUT ?= 900
 # guest clock: wall or icount (bench/README.md); empty: bench icount, vm wall
 CLOCK ?=
+# x86_64, arm64 or i386; empty: x86_64, and for make check all three
+ARCH ?=
+A = $(if $(ARCH),--arch $(ARCH))
 
 .PHONY: run bench check tree series series-check series-bisect build vm shell \
 	check-host wb-selftests deps python3
 
 run: python3
-	$(WB) vm --config guest --files workload --timeout $(TIMEOUT) \
+	$(WB) vm --config guest --files workload --timeout $(TIMEOUT) $(A) \
 		'sh /wb/bin/run-demo'
 
 bench: python3
-	$(WB) bench $(if $(REF),--ref $(REF)) $(if $(CLOCK),--clock $(CLOCK))
+	$(WB) bench $(if $(REF),--ref $(REF)) $(if $(CLOCK),--clock $(CLOCK)) $(A)
 
 check: python3
-	$(WB) check
+	$(WB) check $(A)
 
 tree: python3
 	$(WB) tree $(if $(FORCE),--force)
@@ -33,14 +36,14 @@ series-bisect: python3
 	$(WB) series-check --bisect
 
 build: python3
-	$(WB) build --config $(CONFIG)
+	$(WB) build --config $(CONFIG) $(A)
 
 vm: python3
-	$(WB) vm --config $(CONFIG) --timeout $(TIMEOUT) \
+	$(WB) vm --config $(CONFIG) --timeout $(TIMEOUT) $(A) \
 		$(if $(CLOCK),--clock $(CLOCK)) $(if $(FILES),--files $(FILES)) '$(CMD)'
 
 shell: python3
-	$(WB) shell --config $(CONFIG) $(if $(CLOCK),--clock $(CLOCK))
+	$(WB) shell --config $(CONFIG) $(if $(CLOCK),--clock $(CLOCK)) $(A)
 
 check-host: python3
 	$(WB) host

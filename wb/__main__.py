@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from . import check, deps, guest, kbuild, series, tree
+from . import arch, check, deps, guest, kbuild, series, tree
 
 
 def clock_option(p, default):
@@ -10,6 +10,11 @@ def clock_option(p, default):
                    help="guest clock: 'wall' (2 vCPUs, multi-threaded TCG) "
                    "or 'icount' (instruction count, 1 vCPU; steady timings)"
                    " (default %s)" % default)
+
+
+def arch_option(p, default=arch.DEFAULT):
+    p.add_argument('--arch', default=default,
+                   help='x86_64, arm64 or i386 (default %s)' % default)
 
 
 def main(argv=None):
@@ -23,20 +28,27 @@ def main(argv=None):
     p.add_argument('--bisect', action='store_true')
     p = sub.add_parser('build', help='build a kernel config')
     p.add_argument('--config', default='guest')
+    arch_option(p)
     p = sub.add_parser('vm', help='run a command in the guest')
     p.add_argument('--config', default='guest')
     p.add_argument('--files', default=None)
     p.add_argument('--timeout', type=int, default=900)
     clock_option(p, 'wall')
+    arch_option(p)
     p.add_argument('command')
     p = sub.add_parser('shell', help='interactive guest shell')
     p.add_argument('--config', default='guest')
     clock_option(p, 'wall')
-    sub.add_parser('check', help='the test suite')
+    arch_option(p)
+    p = sub.add_parser('check', help='the test suite')
+    p.add_argument('--arch', default='all',
+                   help="'all' (default: %s, one after another) or a "
+                   "comma-separated list" % ', '.join(arch.ARCHES))
     sub.add_parser('host', help='the selftest on the host kernel')
     p = sub.add_parser('bench', help='benchmarks in the guest')
     p.add_argument('--ref', default=None, help='also upstream, e.g. 6.12')
     clock_option(p, check.BENCH_CLOCK)
+    arch_option(p)
     a = ap.parse_args(argv)
 
     if a.cmd == 'deps':
@@ -51,17 +63,18 @@ def main(argv=None):
         deps.ensure()
         series.check(bisect=a.bisect)
     elif a.cmd == 'build':
-        deps.ensure()
+        deps.ensure_arch(a.arch)
         check.ensure_tree()
-        kbuild.build(a.config)
+        kbuild.build(a.config, arch=arch.get(a.arch).name)
     elif a.cmd == 'vm':
-        return check.vm(a.config, a.command, a.files, a.timeout, a.clock)
+        return check.vm(a.config, a.command, a.files, a.timeout, a.clock,
+                        arch=arch.get(a.arch).name)
     elif a.cmd == 'shell':
-        return check.shell(a.config, a.clock)
+        return check.shell(a.config, a.clock, arch=arch.get(a.arch).name)
     elif a.cmd == 'check':
-        return check.check()
+        return check.check(a.arch)
     elif a.cmd == 'bench':
-        return check.bench(a.ref, a.clock)
+        return check.bench(a.ref, a.clock, arch=arch.get(a.arch).name)
     elif a.cmd == 'host':
         return check.host()
     return 0

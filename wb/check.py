@@ -1,15 +1,17 @@
 """make check: workbench self-tests, then the series' tests in the
-debug guest, counted together into one "N passed, N failed" line."""
+debug guest of each architecture, one after another, counted together
+into one "N passed, N failed" line."""
 import io
 import os
 import subprocess
 import sys
+import time
 import unittest
 
-from . import deps, guest, kbuild, paths, results, tree
+from . import arch as arches, deps, guest, kbuild, paths, results, tree
 
 SELFTESTS = ['uffd-move', 'userfaultfd']
-USERSPACE = os.path.join(paths.BUILD, 'bin')
+USERSPACE = paths.userspace()
 GUEST_TIMEOUT = int(os.environ.get('TIMEOUT', '1800'))
 # The guest clock of make bench unless CLOCK= says otherwise: see "Which
 # clock the report uses" in bench/README.md.
@@ -55,26 +57,30 @@ def ensure_tree():
     deps.say('using %s as it is (%s commits after base)' % (paths.TREE, have))
 
 
-def build_userspace():
-    """The project's own static programs (workload, benchmarks, demo)."""
+def build_userspace(arch='x86_64'):
+    """The project's own static programs (workload, benchmarks, demo),
+    built with arch's compiler into build/bin (x86_64) or build/bin-<arch>.
+    """
+    a = arches.get(arch)
+    out = paths.userspace(a.name)
     for d in ('demo', 'workload', 'bench'):
         mk = os.path.join(paths.ROOT, d, 'Makefile')
         if os.path.exists(mk):
             r = subprocess.run(['make', '-s', '-C', os.path.dirname(mk),
-                                'OUT=' + USERSPACE], capture_output=True,
-                               text=True)
+                                'OUT=' + out, 'CC=' + arches.cc(a)],
+                               capture_output=True, text=True)
             if r.returncode:
                 sys.stderr.write(r.stdout + r.stderr)
-                sys.exit('building %s failed' % d)
-    return USERSPACE
+                sys.exit('building %s for %s failed' % (d, a.name))
+    return out
 
 
-def prepare(config):
-    deps.ensure()
+def prepare(config, arch='x86_64'):
+    deps.ensure_arch(arch)
     ensure_tree()
-    kbuild.build(config)
-    bins = kbuild.selftests(config, SELFTESTS)
-    return [bins, build_userspace()]
+    kbuild.build(config, arch=arch)
+    bins = kbuild.selftests(config, SELFTESTS, arch=arch)
+    return [bins, build_userspace(arch)]
 
 
 def echo_program_output(line):
@@ -84,44 +90,100 @@ def echo_program_output(line):
         print('  | ' + line, flush=True)
 
 
-def judge_boot(tally, run, what):
+def judge_boot(tally, run, what, prefix=''):
     """The two checks every boot gets: it finished, and the log is clean."""
     if run.timed_out:
-        report(tally, False, '%s finished before the timeout' % what,
+        report(tally, False, prefix + '%s finished before the timeout' % what,
                ['guest killed; last console lines:'] +
                [results.clean(l) for l in run.lines[-30:]])
     else:
         report(tally, run.status is not None,
-               '%s ran to completion' % what,
+               prefix + '%s ran to completion' % what,
                ['no exit status; last console lines:'] +
                [results.clean(l) for l in run.lines[-30:]])
     found = run.splats()
     detail = []
     for s in found:
         detail += ['---- splat ----'] + s
-    report(tally, not found, 'kernel log of %s is clean' % what, detail)
+    report(tally, not found, prefix + 'kernel log of %s is clean' % what,
+           detail)
     print('    console log: %s' % run.log)
 
 
-def check():
+class Clock:
+    """Wall-clock phases of one arch's run: build, boot, suite."""
+
+    def __init__(self):
+        self.marks = [('start', time.monotonic())]
+
+    def mark(self, name):
+        self.marks.append((name, time.monotonic()))
+
+    def spans(self):
+        return [(name, t - t0) for (_, t0), (name, t) in
+                zip(self.marks, self.marks[1:])]
+
+    def line(self):
+        return ', '.join('%s %d s' % (n, s) for n, s in self.spans())
+
+
+def check_arch(tally, arch):
+    """Build the debug kernel of arch once, boot it, run the suite; every
+    result is named "<arch>: ...".  A failed build is one failed result,
+    and the other arches still run."""
+    prefix = arch + ': '
+    clock = Clock()
+    try:
+        bindirs = prepare('debug', arch)
+    except SystemExit as e:
+        report(tally, False, prefix + 'the debug kernel and the tests build',
+               [str(e)])
+        return clock
+    clock.mark('build')
+    deps.say('booting the %s debug kernel under QEMU (TCG) to run the tests'
+             % arch)
+
+    def echo(line):
+        if len(clock.marks) == 2 and results.clean(line).startswith(
+                '# run:'):
+            clock.mark('boot')
+        echo_program_output(line)
+    run = guest.boot('debug', cmd='run-tests', timeout=GUEST_TIMEOUT,
+                     echo=echo, bindirs=bindirs, arch=arch)
+    if len(clock.marks) == 2:
+        clock.mark('boot')
+    clock.mark('suite')
+    for r in results.tap_results(results.program_output(run.lines)):
+        report(tally, r.ok, prefix + r.name, skip=r.skip)
+    judge_boot(tally, run, 'the test guest', prefix)
+    return clock
+
+
+def check(arch_spec=None):
+    """The workbench self-tests, then each arch of arch_spec (default:
+    all) in turn, one summary line for everything."""
+    names = arches.names(arch_spec)
+    # What the self-tests run (cpio, QEMU) is installed before they run.
+    deps.ensure()
+    deps.require_programs()
     tally = results.Tally()
     workbench_selftests(tally)
-    bindirs = prepare('debug')
-    deps.say('booting the debug kernel under QEMU (TCG) to run the tests')
-    run = guest.boot('debug', cmd='run-tests', timeout=GUEST_TIMEOUT,
-                     echo=echo_program_output, bindirs=bindirs)
-    for r in results.tap_results(results.program_output(run.lines)):
-        report(tally, r.ok, r.name, skip=r.skip)
-    judge_boot(tally, run, 'the test guest')
+    times = []
+    for name in names:
+        times.append((name, check_arch(tally, name)))
+    for name, clock in times:
+        print('%s: %s' % (name, clock.line()))
     print(tally.line(), flush=True)
     return 1 if tally.failed else 0
 
 
-def vm(config, cmd, files, timeout, clock='wall'):
-    bindirs = prepare(config)
-    deps.say('booting the %s kernel (clock %s): %s' % (config, clock, cmd))
+def vm(config, cmd, files, timeout, clock='wall', arch='x86_64'):
+    bindirs = prepare(config, arch)
+    deps.say('booting the %s %s kernel (clock %s): %s'
+             % (arch, config, clock, cmd))
     run = guest.boot(config, cmd=cmd, files=files, timeout=timeout,
-                     echo=echo_program_output, bindirs=bindirs, clock=clock)
+                     echo=echo_program_output, bindirs=bindirs, clock=clock,
+                     arch=arch)
     found = run.splats()
     for s in found:
         print('---- kernel splat ----\n' + '\n'.join(s))
@@ -135,11 +197,12 @@ def vm(config, cmd, files, timeout, clock='wall'):
     return run.status or (1 if found else 0)
 
 
-def shell(config, clock='wall'):
-    bindirs = prepare(config)
-    deps.say('booting the %s kernel; leave with "poweroff" or Ctrl-A X'
-             % config)
-    guest.boot(config, interactive=True, bindirs=bindirs, clock=clock)
+def shell(config, clock='wall', arch='x86_64'):
+    bindirs = prepare(config, arch)
+    deps.say('booting the %s %s kernel; leave with "poweroff" or Ctrl-A X'
+             % (arch, config))
+    guest.boot(config, interactive=True, bindirs=bindirs, clock=clock,
+               arch=arch)
     return 0
 
 
@@ -193,13 +256,14 @@ MT_CMD = ('/wb/bin/uffd-bench --cases move_contig_mt,copy_contig_mt,'
           'move_contend_mt --reps 3')
 
 
-def bench_once(config, bindirs, out, clock, cmd='sh run-guest.sh'):
-    deps.say('benchmarks in the %s guest, clock %s (minutes under TCG)'
-             % (config, clock))
+def bench_once(config, bindirs, out, clock, cmd='sh run-guest.sh',
+               arch='x86_64'):
+    deps.say('benchmarks in the %s %s guest, clock %s (minutes under TCG)'
+             % (arch, config, clock))
     run = guest.boot(config, cmd=cmd,
                      files=os.path.join(paths.ROOT, 'bench'),
                      timeout=GUEST_TIMEOUT, echo=echo_program_output,
-                     bindirs=bindirs, clock=clock)
+                     bindirs=bindirs, clock=clock, arch=arch)
     with open(out, 'w') as f:
         f.write('# wb: guest clock %s: %s\n'
                 % (clock, ' '.join(guest.clock_argv(clock))))
@@ -212,22 +276,24 @@ def bench_once(config, bindirs, out, clock, cmd='sh run-guest.sh'):
     return out
 
 
-def bench(ref=None, clock=BENCH_CLOCK):
-    outdir = os.path.join(paths.BUILD, 'bench')
+def bench(ref=None, clock=BENCH_CLOCK, arch='x86_64'):
+    outdir = os.path.join(paths.BUILD, 'bench' if arch == 'x86_64'
+                          else 'bench-' + arch)
     os.makedirs(outdir, exist_ok=True)
-    bindirs = prepare('guest')
+    bindirs = prepare('guest', arch)
     configs = [('guest', 'ours')]
     if ref:
         configs.append(('ref-' + ref, 'upstream-' + ref))
-        kbuild.build('ref-' + ref, ref_tree(ref))
+        kbuild.build('ref-' + ref, ref_tree(ref), arch=arch)
     files, mt_files = [], []
     for config, name in configs:
         files.append(bench_once(config, bindirs,
-                                os.path.join(outdir, name + '.txt'), clock))
+                                os.path.join(outdir, name + '.txt'), clock,
+                                arch=arch))
         if clock != 'wall':
             mt_files.append(bench_once(
                 config, bindirs, os.path.join(outdir, name + '-mt.txt'),
-                'wall', cmd=MT_CMD))
+                'wall', cmd=MT_CMD, arch=arch))
     deps.say('guest clock: %s (see bench/README.md)' % clock)
     rc = bench_report(files)
     if mt_files:

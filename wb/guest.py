@@ -13,14 +13,14 @@ import sys
 import tempfile
 import time
 
-from . import cpio, paths, results
+from . import arch as arches, cpio, paths, results
 
 BUSYBOX = '/bin/busybox'
-QEMU = 'qemu-system-x86_64'
+QEMU = arches.get().qemu
 MEMORY = '2048'
 CPUS = '2'
 SWAP_BYTES = 512 << 20
-CMDLINE = 'console=ttyS0 panic=-1 printk.time=1 transparent_hugepage=madvise'
+CMDLINE = 'panic=-1 printk.time=1 transparent_hugepage=madvise'
 # The guest's clock, and the vCPUs that go with it.  'wall': multi-threaded
 # TCG, the guest clock follows the host's (noisy on a shared machine).
 # 'icount': the clock counts guest instructions, 1 ns each, so timings are
@@ -31,13 +31,21 @@ CLOCKS = {'wall': ([], CPUS),
           'icount': (['-icount', 'shift=0,sleep=off'], '1')}
 
 
-def base_archive(bindirs):
+def busybox(arch='x86_64'):
+    """The static busybox of arch: the host's for x86_64, else the one
+    deps.ensure_busybox() unpacked."""
+    if arch == 'x86_64':
+        return BUSYBOX
+    return os.path.join(paths.busybox_dir(arch), 'bin', 'busybox')
+
+
+def base_archive(bindirs, arch='x86_64'):
     """busybox, init, runner and the static test binaries."""
     a = cpio.Archive()
     for d in ('proc', 'sys', 'dev', 'tmp', 'root', 'wb/bin'):
         a.dir(d)
     a.chardev('dev/console', 5, 1)
-    a.copy('bin/busybox', BUSYBOX, 0o755)
+    a.copy('bin/busybox', busybox(arch), 0o755)
     a.copy('init', os.path.join(paths.GUEST, 'init'), 0o755)
     for f in sorted(os.listdir(paths.GUEST)):
         if f != 'init':
@@ -70,13 +78,15 @@ def clock_argv(clock):
 
 
 def qemu_argv(kernel, initrd, swap, interactive=False, extra_append='',
-              clock='wall'):
-    argv = ([QEMU, '-accel', 'tcg'] + clock_argv(clock) +
-            ['-cpu', 'max', '-m', MEMORY, '-no-reboot',
+              clock='wall', arch='x86_64'):
+    a = arches.get(arch)
+    cmdline = 'console=%s %s %s' % (a.console, CMDLINE, extra_append)
+    argv = ([a.qemu, '-accel', 'tcg'] + clock_argv(clock) + a.machine +
+            ['-m', MEMORY, '-no-reboot',
              '-kernel', kernel, '-initrd', initrd,
-             '-append', (CMDLINE + ' ' + extra_append).strip()])
+             '-append', cmdline.strip()])
     if swap:
-        argv += ['-drive', 'file=%s,if=virtio,format=raw' % swap]
+        argv += [o.format(swap) for o in a.swap]
     if interactive:
         argv += ['-nographic']
     else:
@@ -138,21 +148,24 @@ def capture(argv, log, timeout, echo=None):
 
 
 def boot(config, cmd=None, files=None, timeout=600, echo=None,
-         interactive=False, log=None, bindirs=(), clock='wall'):
+         interactive=False, log=None, bindirs=(), clock='wall',
+         arch='x86_64'):
     """Boot the kernel of config; run cmd with files; return a Run."""
-    kernel = os.path.join(paths.obj(config), 'arch/x86/boot/bzImage')
+    a = arches.get(arch)
+    kernel = os.path.join(paths.obj(config, a.name), a.image)
     if not os.path.exists(kernel):
         sys.exit('no kernel at %s: build it first' % kernel)
-    log = log or os.path.join(paths.obj(config), 'console.log')
+    log = log or os.path.join(paths.obj(config, a.name), 'console.log')
     with tempfile.TemporaryDirectory(prefix='wb-guest-') as tmp:
         initrd = os.path.join(tmp, 'initrd.cpio')
         with open(initrd, 'wb') as f:
-            f.write(base_archive(bindirs))
+            f.write(base_archive(bindirs, a.name))
             f.write(run_archive(cmd, files))
         swap = os.path.join(tmp, 'swap.img')
         with open(swap, 'wb') as f:
             f.truncate(SWAP_BYTES)
-        argv = qemu_argv(kernel, initrd, swap, interactive, clock=clock)
+        argv = qemu_argv(kernel, initrd, swap, interactive, clock=clock,
+                         arch=a.name)
         if interactive:
             rc = subprocess.call(argv)
             return Run([], rc, False, None)
@@ -160,5 +173,5 @@ def boot(config, cmd=None, files=None, timeout=600, echo=None,
     return Run(lines, results.exit_status(lines), timed_out, log)
 
 
-def have_qemu():
-    return shutil.which(QEMU) is not None
+def have_qemu(arch='x86_64'):
+    return shutil.which(arches.get(arch).qemu) is not None

@@ -12,9 +12,21 @@ SOURCE_PACKAGE = 'linux-source-6.1'
 SOURCE_TARBALL = '/usr/src/linux-source-6.1.tar.xz'
 
 
-def obj(config):
-    """Out-of-tree object directory of one kernel config."""
-    return os.path.join(BUILD, 'obj', config)
+def obj(config, arch='x86_64'):
+    """Out-of-tree object directory of one kernel config: build/obj/<config>
+    for x86_64, build/obj/<config>-<arch> for the others."""
+    return os.path.join(BUILD, 'obj',
+                        config if arch == 'x86_64' else config + '-' + arch)
+
+
+def userspace(arch='x86_64'):
+    """The project's static programs built for arch."""
+    return os.path.join(BUILD, 'bin' if arch == 'x86_64' else 'bin-' + arch)
+
+
+def busybox_dir(arch):
+    """Where busybox-static of a foreign arch is unpacked."""
+    return os.path.join(BUILD, 'busybox', arch)
 
 
 def base_version():

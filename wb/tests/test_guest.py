@@ -68,7 +68,7 @@ class QemuArgvTest(unittest.TestCase):
             cli.main(['bench', '--ref', '6.12'])
         self.assertEqual([c.args[-1] for c in vm.call_args_list],
                          ['icount', 'wall'])
-        b.assert_called_once_with('6.12', cli.check.BENCH_CLOCK)
+        b.assert_called_once_with('6.12', cli.check.BENCH_CLOCK, arch='x86_64')
         with self.assertRaises(SystemExit), \
                 mock.patch('sys.stderr', new=io.StringIO()):
             cli.main(['vm', '--clock', 'host', 'true'])
