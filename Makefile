@@ -56,4 +56,4 @@ deps: python3
 
 python3:
 	@command -v python3 >/dev/null || \
-		{ apt-get update -q && apt-get install -y -q python3; }
+		{ apt-get update -q; apt-get install -y -q python3; }
