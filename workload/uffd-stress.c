@@ -421,38 +421,54 @@ static void commit(long s, long d, long k)
 	}
 }
 
+/* Does the state x fit slot j as pagemap and its tag show it? */
+static int slot_fits(long j, uint32_t x)
+{
+	int m = mapped(j);
+
+	if (x & S_DATA)
+		return m && tag_id(*(volatile uint64_t *)slot_addr(j)) ==
+			    (long)(x & ~S_DATA);
+	if (x == S_ZERO)
+		return m;
+	return x == S_MAYBE || !m;
+}
+
 /* After a call whose result we doubt: how many leading pages of the
- * n-page move s -> d really moved, judged by pagemap and tags.  *mixed is
- * set if reality is no clean prefix (a page at both places or at none). */
+ * n-page move s -> d really moved?  Each possible count is played on a
+ * copy of the shadow (overlaps too) and compared with pagemap and tags;
+ * *mixed is set if none fits. */
 static long real_progress(long s, long d, long n, int *mixed)
 {
-	long k = 0;
-	int ended = 0;
+	long lo = s < d ? s : d, w = (s < d ? d : s) + n - lo;
+	uint32_t *sim = malloc(w * sizeof(*sim));
 
 	*mixed = 0;
-	for (long i = 0; i < n; i++) {
-		uint32_t x = state(s + i);
-		int sm = mapped(s + i), dm = mapped(d + i), moved;
+	for (long k = n; k >= 0; k--) {
+		long j;
 
-		if (x == S_EMPTY || x == S_MAYBE)	/* no evidence */
-			moved = !ended;
-		else if (!sm && dm)
-			moved = !(x & S_DATA) || tag_id(*(volatile uint64_t *)
-					slot_addr(d + i)) == (long)(x & ~S_DATA);
-		else if (sm && !dm)
-			moved = 0;
-		else {
-			*mixed = 1;
-			moved = 0;
+		for (j = 0; j < w; j++)
+			sim[j] = state(lo + j);
+		for (long i = 0; i < k; i++) {
+			sim[d + i - lo] = sim[s + i - lo];
+			if (s != d)
+				sim[s + i - lo] = S_EMPTY;
 		}
-		if (moved && ended)
-			*mixed = 1;
-		if (!moved)
-			ended = 1;
-		else if (!ended)
-			k = i + 1;
+		for (j = 0; j < w; j++) {
+			long x = lo + j;
+
+			if (((x >= s && x < s + n) || (x >= d && x < d + n)) &&
+			    !slot_fits(x, sim[j]))
+				break;
+		}
+		if (j == w) {
+			free(sim);
+			return k;
+		}
 	}
-	return k;
+	free(sim);
+	*mixed = 1;
+	return 0;
 }
 
 static void describe_run(char *buf, size_t len, long s, long d, long n)
