@@ -11,7 +11,7 @@ ARCH ?=
 A = $(if $(ARCH),--arch $(ARCH))
 
 .PHONY: run bench check tree series series-check series-bisect build vm shell \
-	check-host wb-selftests deps python3
+	check-host wb-selftests deps python3 stress
 
 run: python3
 	$(WB) vm --config guest --files workload --timeout $(TIMEOUT) $(A) \
@@ -44,6 +44,12 @@ vm: python3
 
 shell: python3
 	$(WB) shell --config $(CONFIG) $(if $(CLOCK),--clock $(CLOCK)) $(A)
+
+# CONFIG=debug (default) or kasan; SEED, PAGES, CALLS, ROUNDS: wb/stress.py
+stress: python3
+	$(WB) stress $(if $(filter-out guest,$(CONFIG)),--config $(CONFIG)) $(A) \
+		$(if $(SEED),--seed $(SEED)) $(if $(PAGES),--pages $(PAGES)) \
+		$(if $(CALLS),--calls $(CALLS)) $(if $(ROUNDS),--rounds $(ROUNDS))
 
 check-host: python3
 	$(WB) host

@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from . import arch, check, deps, guest, kbuild, series, tree
+from . import arch, check, deps, guest, kbuild, series, stress, tree
 
 
 def clock_option(p, default):
@@ -45,6 +45,14 @@ def main(argv=None):
                    help="'all' (default: %s, one after another) or a "
                    "comma-separated list" % ', '.join(arch.ARCHES))
     sub.add_parser('host', help='the selftest on the host kernel')
+    p = sub.add_parser('stress', help='stress, fuzzer, fault injection')
+    p.add_argument('--config', default='debug')
+    p.add_argument('--seed', type=int, default=stress.SEED)
+    p.add_argument('--pages', type=int, default=stress.PAGES)
+    p.add_argument('--calls', type=int, default=stress.CALLS)
+    p.add_argument('--rounds', type=int, default=stress.ROUNDS)
+    p.add_argument('--timeout', type=int, default=stress.TIMEOUT)
+    arch_option(p)
     p = sub.add_parser('bench', help='benchmarks in the guest')
     p.add_argument('--ref', default=None, help='also upstream, e.g. 6.12')
     clock_option(p, check.BENCH_CLOCK)
@@ -77,6 +85,9 @@ def main(argv=None):
         return check.bench(a.ref, a.clock, arch=arch.get(a.arch).name)
     elif a.cmd == 'host':
         return check.host()
+    elif a.cmd == 'stress':
+        return stress.stress(a.config, a.seed, a.pages, a.calls, a.rounds,
+                             a.timeout, arch=a.arch)
     return 0
 
 
