@@ -218,13 +218,16 @@ static void registered(char *p, long len)
 	uffd_register(uffd, p, len);
 }
 
-/* src: n small pages; dst: a never-faulted VMA alone in a 1 GiB region */
+/* a region of its own at every page-table level (1 GiB on 64-bit) */
+#define FRESH_ALIGN (sizeof(long) == 8 ? 1L << 30 : pmd_size)
+
+/* src: n small pages; dst: a never-faulted VMA alone in a fresh region */
 static void setup_pgtable(struct setup *s, long round)
 {
 	s->n = 1 + rnd(&rng) % 16;
 	s->src = fresh(s->n * ps, ps, 0);
 	fill(s->src, s->n, round);
-	s->dst = fresh(s->n * ps, 1L << 30, 0);
+	s->dst = fresh(s->n * ps, FRESH_ALIGN, 0);
 	registered(s->dst, s->n * ps);
 	s->unmap[0] = s->src, s->unmap_len[0] = s->n * ps;
 	s->unmap[1] = s->dst, s->unmap_len[1] = s->n * ps;
@@ -260,7 +263,7 @@ static void setup_thp(struct setup *s, long round, int whole)
 	fill(thp, pmd_size / ps, round);
 	s->n = whole ? pmd_size / ps : 1 + (long)(rnd(&rng) % 16);
 	s->src = thp + off * ps;
-	s->dst = fresh(pmd_size, 1L << 30, 1);
+	s->dst = fresh(pmd_size, FRESH_ALIGN, 1);
 	registered(s->dst, pmd_size);
 	s->unmap[0] = thp, s->unmap_len[0] = pmd_size;
 	s->unmap[1] = s->dst, s->unmap_len[1] = pmd_size;

@@ -43,7 +43,8 @@ static const char *prog = "uffd-fuzz";
 #define MLOCK_ONFAULT 1
 #endif
 
-#define ARENA_HINT 0x100000000000ull	/* 16 TiB: far below mmap_base */
+/* the arena: far below mmap_base, inside a 39-bit address space */
+#define ARENA_HINT (sizeof(long) == 8 ? 0x4000000000ull : 0x50000000ull)
 #define SENTINEL 0x7a7a7a7a7a7aLL
 
 static struct {
@@ -613,7 +614,8 @@ static void setup(void)
 	arena = mmap((void *)ARENA_HINT, arena_len, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (arena == MAP_FAILED)
-		die(3, "arena at %#llx: %s", ARENA_HINT, strerror(errno));
+		die(3, "arena at %#llx: %s", (unsigned long long)ARENA_HINT,
+		    strerror(errno));
 	uffd_a = uffd_create(UFFD_FEATURE_MOVE);
 	uffd_b = uffd_create(UFFD_FEATURE_MOVE | UFFD_FEATURE_EVENT_FORK |
 			     UFFD_FEATURE_EVENT_REMAP |

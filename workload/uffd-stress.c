@@ -1425,7 +1425,7 @@ static void setup(void)
 	long next = 0;
 
 	ps = sysconf(_SC_PAGESIZE);
-	pt_pages = ps / 8;		/* ptes per page table */
+	pt_pages = ps / sizeof(long);	/* ptes per page table (no PAE) */
 	have_thp = thp > ps;
 	pmd_pages = have_thp ? thp / ps : pt_pages;
 	area_pages = opt.area_mb * (1 << 20) / ps;
