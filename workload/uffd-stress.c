@@ -1217,6 +1217,10 @@ static void *pageout_main(void *arg)
 	while (!stop) {
 		long s = rnd_slot(m), n = 1 + rnd(&m->rng) % pmd_pages;
 
+		if (rnd(&m->rng) % 3 == 0) {	/* a whole THP: a large folio */
+			s -= s % pmd_pages;	/* in the swap cache */
+			n = pmd_pages;
+		}
 		if (s % area_pages + n > area_pages)
 			n = area_pages - s % area_pages;
 		madvise(slot_addr(s), n * ps,
