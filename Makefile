@@ -14,7 +14,7 @@ A = $(if $(ARCH),--arch $(ARCH))
 	check-host wb-selftests deps python3 stress
 
 run: python3
-	$(WB) vm --config guest --files workload --timeout $(TIMEOUT) $(A) \
+	$(WB) vm --config guest --files workload --timeout $(TIMEOUT) --clock $(or $(CLOCK),icount) $(A) \
 		'sh /wb/bin/run-demo'
 
 bench: python3
