@@ -7,9 +7,10 @@ and failure probability.  Their TAP lines, the boot's completion and a
 clean kernel log (no splat, no hung task) are counted into one
 "N passed, N failed" line.
 """
+import os
 import time
 
-from . import arch as arches, check, deps, guest, kbuild, results
+from . import arch as arches, check, deps, guest, kbuild, paths, results
 
 PAGES = 1000000
 CALLS = 1000000
@@ -34,9 +35,11 @@ def stress(config='debug', seed=SEED, pages=PAGES, calls=CALLS,
     cmd = ('SEED=%d PAGES=%d CALLS=%d ROUNDS=%d MAXSEC=%d run-stress'
            % (seed, pages, calls, rounds, STRESS_SECONDS))
     t0 = time.monotonic()
+    # a log of its own: make check may boot the same kernel meanwhile
+    log = os.path.join(paths.obj(config, a), 'console-stress.log')
     run = guest.boot(config, cmd=cmd, timeout=timeout,
                      echo=check.echo_program_output, bindirs=bindirs,
-                     arch=a)
+                     arch=a, log=log)
     tally = results.Tally()
     for r in results.tap_results(results.program_output(run.lines)):
         check.report(tally, r.ok, r.name, skip=r.skip)
