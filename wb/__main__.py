@@ -60,7 +60,8 @@ def main(argv=None):
     a = ap.parse_args(argv)
 
     if a.cmd == 'deps':
-        deps.ensure()
+        for name in arch.ARCHES:
+            deps.ensure_arch(name)
         deps.ensure_source()
     elif a.cmd == 'tree':
         deps.ensure()
