@@ -61,7 +61,7 @@ static struct {
 	int verbose;
 } opt = {
 	.seed = 1, .areas = 4, .area_mb = 8, .movers = 3, .readers = 2,
-	.disturb = (1u << ND) - 1, .verify_every = 5,
+	.disturb = (1u << ND) - 1, .verify_every = 20,
 };
 
 static void usage(void)
@@ -96,7 +96,7 @@ static void usage(void)
 "                      ksm: MADV_MERGEABLE and ksmd running (if present)\n"
 "                      proc: reads /proc/self/smaps and pagemap\n"
 "                      writer: mmap+munmap pairs, latency reported\n"
-"  --verify-every S  quiescent verification period (default 5 s)\n"
+"  --verify-every S  quiescent verification period (default 20 s)\n"
 "  --inject KIND     before the final check, corrupt|drop|dup one page\n"
 "                    behind the shadow map's back: the run must report\n"
 "                    exactly that (1 failed)\n"
@@ -289,6 +289,19 @@ static void sleep_ms(long ms)
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000 };
 
 	nanosleep(&ts, NULL);
+}
+
+/* A disturber acts once the movers have made `every` calls since its
+ * last turn, and min_ms have passed: the disturbance stays proportional
+ * to the moves, natively as under TCG. */
+static void pace(long *last, long every, long min_ms)
+{
+	if (min_ms)
+		sleep_ms(min_ms);
+	while (!stop && __atomic_load_n(&st.calls, __ATOMIC_RELAXED) - *last <
+	       every)
+		sleep_ms(5);
+	*last = __atomic_load_n(&st.calls, __ATOMIC_RELAXED);
 }
 
 /* ------------------------------------------------------------------ */
@@ -558,10 +571,10 @@ static long do_move(struct mover *m, long s, long d, long n, int holes)
 			commit(s + done, d + done, n - done);
 			return n;
 		}
-		if (err == EAGAIN && mv.move >= 0 &&
-		    mv.move < (long long)mv.len && mv.move % ps == 0) {
+		if (err == EAGAIN && (mv.move == -EAGAIN || (mv.move >= 0 &&
+		    mv.move < (long long)mv.len && mv.move % ps == 0))) {
 			add(&st.eagain, 1);
-			k = mv.move / ps;
+			k = mv.move > 0 ? mv.move / ps : 0;
 			if (k) {
 				add(&st.eagain_progress, 1);
 				commit(s + done, d + done, k);
@@ -955,6 +968,7 @@ static void *handler_main(void *arg)
 static void *reader_main(void *arg)
 {
 	struct mover *m = arg;
+	long last = 0, n = 0;
 
 	while (!stop) {
 		long s = rnd_slot(m);
@@ -963,8 +977,9 @@ static void *reader_main(void *arg)
 		if (state(s) == S_EMPTY && rnd(&m->rng) % 8)
 			continue;
 		w = *(volatile uint64_t *)slot_addr(s);
-		if (add(&st.reads, 1), st.reads % 64 == 0)
-			sleep_ms(1);
+		add(&st.reads, 1);
+		if (++n % 16 == 0)
+			pace(&last, 4, 0);
 		if (w && tag_id(w) < 0 &&
 		    w != 0x5a5a5a5a5a5a5a5aull)
 			fail(&n_reader_fail, "reader: %p holds %#llx, no tag",
@@ -1132,11 +1147,13 @@ static int child_check(void)
 static void *fork_main(void *arg)
 {
 	(void)arg;
+	long last = 0;
+
 	while (!stop) {
 		pid_t pid;
 		int status;
 
-		sleep_ms(1500);
+		pace(&last, 5000, 3000);
 		if (stop)
 			break;
 		lock_all();
@@ -1201,10 +1218,12 @@ static void *madvise_main(void *arg)
 	struct mover *m = arg;
 	char *scratch = aligned_alloc(ps, ps);
 
+	long last = 0;
+
 	memset(scratch, SCRATCH_BYTE, ps);
 	while (!stop) {
 		madvise_step(m, scratch);
-		sleep_ms(1);
+		pace(&last, 2, 1);
 	}
 	free(scratch);
 	return NULL;
@@ -1213,6 +1232,7 @@ static void *madvise_main(void *arg)
 static void *pageout_main(void *arg)
 {
 	struct mover *m = arg;
+	long last = 0;
 
 	while (!stop) {
 		long s = rnd_slot(m), n = 1 + rnd(&m->rng) % pmd_pages;
@@ -1226,7 +1246,7 @@ static void *pageout_main(void *arg)
 		madvise(slot_addr(s), n * ps,
 			rnd(&m->rng) % 3 ? MADV_PAGEOUT : MADV_COLD);
 		add(&st.pageouts, 1);
-		sleep_ms(20);
+		pace(&last, 200, 20);
 	}
 	return NULL;
 }
@@ -1257,6 +1277,7 @@ static void fill_holes(long s, long n)
 static void *vma_main(void *arg)
 {
 	struct mover *m = arg;
+	long last = 0;
 
 	while (!stop) {
 		long s = rnd_slot(m), n = 1 + rnd(&m->rng) % 96;
@@ -1265,7 +1286,7 @@ static void *vma_main(void *arg)
 			    rnd(&m->rng) % 2);
 		struct span sp = { .n = 0 };
 
-		sleep_ms(10);
+		pace(&last, 100, 10);
 		if (!run_is(s, n, any_ok))
 			continue;
 		span_add(&sp, s, n);
@@ -1293,6 +1314,7 @@ static void *vma_main(void *arg)
 static void *collapse_main(void *arg)
 {
 	struct mover *m = arg;
+	long last = 0;
 
 	while (!stop) {
 		long r = rnd(&m->rng) % nregions;
@@ -1304,7 +1326,7 @@ static void *collapse_main(void *arg)
 			}
 		madvise(slot_addr(r * pmd_pages), pmd_pages * ps, MADV_COLLAPSE);
 		add(&st.collapses, 1);
-		sleep_ms(50);
+		pace(&last, 500, 50);
 	}
 	return NULL;
 }
@@ -1322,11 +1344,13 @@ static int write_file(const char *path, const char *val)
 
 static void *compact_main(void *arg)
 {
+	long last = 0;
+
 	(void)arg;
 	while (!stop) {
 		if (write_file("/proc/sys/vm/compact_memory", "1") == 0)
 			add(&st.compactions, 1);
-		sleep_ms(1000);
+		pace(&last, 10000, 2000);
 	}
 	return NULL;
 }
@@ -1335,6 +1359,7 @@ static void *proc_main(void *arg)
 {
 	struct mover *m = arg;
 	char buf[65536];
+	long last = 0;
 
 	while (!stop) {
 		int fd = open("/proc/self/smaps", O_RDONLY);
@@ -1346,7 +1371,7 @@ static void *proc_main(void *arg)
 		}
 		pread(pagemap_fd, buf, 8 * (1 + rnd(&m->rng) % 1024),
 		      (uintptr_t)slot_addr(rnd_slot(m)) / ps * 8);
-		sleep_ms(20);
+		pace(&last, 300, 20);
 	}
 	return NULL;
 }
@@ -1357,6 +1382,8 @@ static long nlat, maxlat = 1 << 20;
 
 static void *writer_main(void *arg)
 {
+	long last = 0;
+
 	(void)arg;
 	lat = malloc(maxlat * sizeof(*lat));
 	while (!stop && lat && nlat < maxlat) {
@@ -1367,7 +1394,7 @@ static void *writer_main(void *arg)
 		if (p != MAP_FAILED)
 			munmap(p, 4 * ps);
 		lat[nlat++] = now_ns() - t0;
-		sleep_ms(2);
+		pace(&last, 10, 2);
 	}
 	return NULL;
 }
