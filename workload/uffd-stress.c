@@ -52,6 +52,7 @@ static struct {
 	long pages_goal;	/* stop after moving this many pages (0: none) */
 	double seconds;		/* stop after this long (0: none) */
 	int areas;
+	int lanes;
 	long area_mb;
 	int movers;
 	int readers;
@@ -60,7 +61,7 @@ static struct {
 	const char *inject;
 	int verbose;
 } opt = {
-	.seed = 1, .areas = 4, .area_mb = 8, .movers = 3, .readers = 2,
+	.seed = 1, .areas = 4, .lanes = 2, .area_mb = 8, .movers = 3, .readers = 2,
 	.disturb = (1u << ND) - 1, .verify_every = 20,
 };
 
@@ -78,6 +79,8 @@ static void usage(void)
 "                    goal is a failure\n"
 "  --areas N         anonymous areas (default 4)\n"
 "  --area-mb N       size of each area in MiB (default 8)\n"
+"  --lanes N         more areas where only whole THP-sized regions move,\n"
+"                    full to empty (PMD moves; most of the volume) (2)\n"
 "  --movers N        mover threads (default 3)\n"
 "  --readers N       reader threads, faulting on pages in transit (2)\n"
 "  --disturb LIST    disturbers to run, comma-separated, or 'all'/'none'\n"
@@ -118,6 +121,8 @@ static void usage(void)
 static long ps, pmd_pages, pt_pages;	/* page, THP and page-table spans */
 static int have_thp;
 static long area_pages, nslots, nregions, nids;
+static long reg_slots, reg_regions;	/* the areas other than the lanes */
+static int nareas;			/* areas + lanes */
 static char **area;
 static uint32_t *shadow;
 static uint8_t *shared;			/* maybe shared with a fork child */
@@ -135,7 +140,7 @@ static char *slot_addr(long s)
 
 static long addr_slot(uintptr_t a)
 {
-	for (int i = 0; i < opt.areas; i++)
+	for (int i = 0; i < nareas; i++)
 		if (a >= (uintptr_t)area[i] &&
 		    a < (uintptr_t)area[i] + area_pages * ps)
 			return i * area_pages + (a - (uintptr_t)area[i]) / ps;
@@ -273,7 +278,7 @@ static __attribute__((format(printf, 1, 2))) void note(const char *fmt, ...)
 
 static struct {
 	long calls, pages, zero_pages, scratch_pages, holes, thp_moves,
-	     thp_tries, runs, cross, shifts, eagain, eagain_progress,
+	     thp_tries, lane_moves, runs, cross, shifts, eagain, eagain_progress,
 	     ebusy_shared, ebusy_scratch, ebusy_swap, faults, zeropages,
 	     forks, children_ok, reads, collapses, pageouts, mprotects,
 	     mlocks, compactions, verifications, madvises;
@@ -635,9 +640,10 @@ static int src_ok(uint32_t x)
 	return (x & S_DATA) || x == S_ZERO;
 }
 
+/* a slot of the areas (not of the lanes) */
 static long rnd_slot(struct mover *m)
 {
-	return rnd(&m->rng) % nslots;
+	return rnd(&m->rng) % reg_slots;
 }
 
 /* n slots from s, all in one area, each passing pred */
@@ -731,7 +737,7 @@ static long extreme_region(long but, int most)
 {
 	long best = -1, bf = most ? -1 : pmd_pages + 1;
 
-	for (long r = 0; r < nregions; r++) {
+	for (long r = 0; r < reg_regions; r++) {
 		long f = region_fill(r);
 
 		if (r != but && (most ? f > bf && f < pmd_pages :
@@ -789,11 +795,11 @@ static void region_transfer(struct mover *m, long from, long to)
  * is none of either, make one: sparse regions drain into dense ones. */
 static void op_thp(struct mover *m)
 {
-	long r0 = rnd(&m->rng) % nregions, full = -1, empty = -1;
+	long r0 = rnd(&m->rng) % reg_regions, full = -1, empty = -1;
 
 	add(&st.thp_tries, 1);
-	for (long i = 0; i < nregions && (full < 0 || empty < 0); i++) {
-		long r = (r0 + i) % nregions, f = region_fill(r);
+	for (long i = 0; i < reg_regions && (full < 0 || empty < 0); i++) {
+		long r = (r0 + i) % reg_regions, f = region_fill(r);
 
 		if (f == pmd_pages && full < 0 &&
 		    run_is(r * pmd_pages, pmd_pages, src_ok))
@@ -823,10 +829,10 @@ static void op_thp(struct mover *m)
 static void op_gather(struct mover *m)
 {
 	long sparse = -1, dense = -1, fs = pmd_pages + 1, fd = -1;
-	long r0 = rnd(&m->rng) % nregions;
+	long r0 = rnd(&m->rng) % reg_regions;
 
-	for (long i = 0; i < nregions; i++) {
-		long r = (r0 + i) % nregions, f = region_fill(r);
+	for (long i = 0; i < reg_regions; i++) {
+		long r = (r0 + i) % reg_regions, f = region_fill(r);
 
 		if (f > 0 && f < fs)
 			sparse = r, fs = f;
@@ -870,14 +876,41 @@ static void drop_zero(struct mover *m)
 	pthread_mutex_unlock(&locks[s / CHUNK]);
 }
 
+/* The lanes: regions there only ever move whole, full to empty, so that
+ * THPs (collapsed again by the collapse disturber) move as PMDs; pageout
+ * and fork reach them too. */
+static void op_lane(struct mover *m)
+{
+	long nl = nregions - reg_regions, r0 = rnd(&m->rng) % nl;
+	long full = -1, empty = -1;
+
+	for (long i = 0; i < nl && (full < 0 || empty < 0); i++) {
+		long r = reg_regions + (r0 + i) % nl, f = region_fill(r);
+
+		if (f == pmd_pages && full < 0)
+			full = r;
+		else if (f == 0 && empty < 0)
+			empty = r;
+	}
+	if (full < 0 || empty < 0)
+		return;
+	for (long i = 0; i < pmd_pages; i++)	/* readers' zero pages */
+		drop_extra(empty * pmd_pages + i);
+	if (try_move(m, full * pmd_pages, empty * pmd_pages, pmd_pages, 0) ==
+	    pmd_pages)
+		add(&st.lane_moves, 1);
+}
+
 static void mover_step(struct mover *m)
 {
 	unsigned op = rnd(&m->rng) % 100;
 	long n = 2 + rnd(&m->rng) % 31;
 
-	while (n_extra > nslots / 16 && rnd(&m->rng) % 4)
+	while (n_extra > reg_slots / 16 && rnd(&m->rng) % 4)
 		drop_zero(m);
-	if (op < 30) {				/* one page */
+	if (opt.lanes && op % 3 == 0) {		/* a third: whole THPs */
+		op_lane(m);
+	} else if (op < 30) {				/* one page */
 		try_move(m, find_run(m, 1, src_ok), find_run(m, 1, empty_ok),
 			 1, 0);
 	} else if (op < 45) {			/* a run */
@@ -971,7 +1004,7 @@ static void *reader_main(void *arg)
 	long last = 0, n = 0;
 
 	while (!stop) {
-		long s = rnd_slot(m);
+		long s = rnd(&m->rng) % nslots;
 		uint64_t w;
 
 		if (state(s) == S_EMPTY && rnd(&m->rng) % 8)
@@ -1062,7 +1095,7 @@ static struct problems verify_all(const char *when)
 
 	if (!seen || !pfns || !pm)
 		die(3, "out of memory");
-	for (int a = 0; a < opt.areas; a++) {
+	for (int a = 0; a < nareas; a++) {
 		if (pread(pagemap_fd, pm, area_pages * 8,
 			  (uintptr_t)area[a] / ps * 8) != area_pages * 8)
 			die(3, "pagemap: %s", strerror(errno));
@@ -1223,7 +1256,7 @@ static void *madvise_main(void *arg)
 	memset(scratch, SCRATCH_BYTE, ps);
 	while (!stop) {
 		madvise_step(m, scratch);
-		pace(&last, 2, 1);
+		pace(&last, 4, 1);
 	}
 	free(scratch);
 	return NULL;
@@ -1238,7 +1271,7 @@ static void *pageout_main(void *arg)
 		long s = rnd_slot(m), n = 1 + rnd(&m->rng) % pmd_pages;
 
 		if (rnd(&m->rng) % 3 == 0) {	/* a whole THP: a large folio */
-			s -= s % pmd_pages;	/* in the swap cache */
+			s = rnd(&m->rng) % nregions * pmd_pages; /* in swap cache */
 			n = pmd_pages;
 		}
 		if (s % area_pages + n > area_pages)
@@ -1415,7 +1448,7 @@ static void ksm_start(void)
 	n = read(fd, ksm_run_old, sizeof(ksm_run_old) - 1);
 	close(fd);
 	ksm_run_old[n > 0 ? n : 0] = 0;
-	for (int a = 0; a < opt.areas; a++)
+	for (int a = 0; a < nareas; a++)
 		madvise(area[a], area_pages * ps, MADV_MERGEABLE);
 	write_file("/sys/kernel/mm/ksm/pages_to_scan", "2000");
 	write_file("/sys/kernel/mm/ksm/sleep_millisecs", "20");
@@ -1464,11 +1497,14 @@ static void setup(void)
 	if (area_pages < 2 * pmd_pages)
 		usage_error("--area-mb: at least two %ld KiB regions",
 			    pmd_pages * ps / 1024);
-	nslots = area_pages * opt.areas;
+	nareas = opt.areas + opt.lanes;
+	reg_slots = area_pages * opt.areas;
+	reg_regions = reg_slots / pmd_pages;
+	nslots = area_pages * nareas;
 	nregions = nslots / pmd_pages;
 	nchunks = (nslots + CHUNK - 1) / CHUNK;
 	content_seed = splitmix(opt.seed);
-	area = calloc(opt.areas, sizeof(char *));
+	area = calloc(nareas, sizeof(char *));
 	shadow = calloc(nslots, sizeof(uint32_t));
 	shared = calloc(nslots, 1);
 	locks = calloc(nchunks, sizeof(*locks));
@@ -1478,7 +1514,7 @@ static void setup(void)
 	for (long c = 0; c < nchunks; c++)
 		pthread_mutex_init(&locks[c], NULL);
 	for (long r = 0; r < nregions; r++) {
-		long kind = r % 3;
+		long kind = r < reg_regions ? r % 3 : (r - reg_regions) % 2;
 
 		for (long i = 0; i < pmd_pages; i++)
 			if (kind == 0 || (kind == 2 && rnd(&rng) % 2))
@@ -1495,7 +1531,7 @@ static void setup(void)
 		ids[i] = ids[j], ids[j] = t;
 	}
 	next = 0;
-	for (int a = 0; a < opt.areas; a++) {
+	for (int a = 0; a < nareas; a++) {
 		area[a] = map_aligned(area_pages * ps, pmd_pages * ps,
 				      PROT_READ | PROT_WRITE, 0);
 		madvise(area[a], area_pages * ps, MADV_HUGEPAGE);
@@ -1510,7 +1546,7 @@ static void setup(void)
 			madvise(slot_addr(s), ps, MADV_DONTNEED);
 	free(ids);
 	uffd = uffd_create(UFFD_FEATURE_MOVE);
-	for (int a = 0; a < opt.areas; a++)
+	for (int a = 0; a < nareas; a++)
 		if (!(uffd_register(uffd, area[a], area_pages * ps) &
 		      (1ull << _UFFDIO_MOVE)))
 			die(3, "UFFDIO_REGISTER does not offer UFFDIO_MOVE");
@@ -1560,7 +1596,7 @@ static void parse_options(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "seed", 1, 0, 's' }, { "pages", 1, 0, 'p' },
 		{ "seconds", 1, 0, 't' }, { "areas", 1, 0, 'a' },
-		{ "area-mb", 1, 0, 'm' }, { "movers", 1, 0, 'M' },
+		{ "area-mb", 1, 0, 'm' }, { "lanes", 1, 0, 'l' }, { "movers", 1, 0, 'M' },
 		{ "readers", 1, 0, 'r' }, { "disturb", 1, 0, 'd' },
 		{ "verify-every", 1, 0, 'V' }, { "inject", 1, 0, 'i' },
 		{ "verbose", 0, 0, 'v' }, { "help", 0, 0, 'h' }, { 0 },
@@ -1574,6 +1610,7 @@ static void parse_options(int argc, char **argv)
 		case 't': opt.seconds = parse_num(optarg, "--seconds"); break;
 		case 'a': opt.areas = parse_num(optarg, "--areas"); break;
 		case 'm': opt.area_mb = parse_num(optarg, "--area-mb"); break;
+		case 'l': opt.lanes = parse_num(optarg, "--lanes"); break;
 		case 'M': opt.movers = parse_num(optarg, "--movers"); break;
 		case 'r': opt.readers = parse_num(optarg, "--readers"); break;
 		case 'd': opt.disturb = parse_disturb(optarg); break;
@@ -1689,9 +1726,10 @@ int main(int argc, char **argv)
 	uname(&u);
 	reference_kernel = strncmp(u.release, "6.1.", 4) != 0;
 	setup();
-	printf("# uffd-stress: seed %llu, %d areas x %ld pages, %ld tagged "
-	       "pages, THP %ld KiB%s, %d movers, kernel %s%s\n",
-	       (unsigned long long)opt.seed, opt.areas, area_pages, nids,
+	printf("# uffd-stress: seed %llu, %d areas + %d lanes x %ld pages, %ld "
+	       "tagged pages, THP %ld KiB%s, %d movers, kernel %s%s\n",
+	       (unsigned long long)opt.seed, opt.areas, opt.lanes, area_pages,
+	       nids,
 	       have_thp ? pmd_pages * ps / 1024 : 0, have_thp ? "" : " (none)",
 	       opt.movers, u.release,
 	       reference_kernel ? " (reference: its known bugs are noted)" : "");
@@ -1760,10 +1798,12 @@ int main(int argc, char **argv)
 	}
 
 	printf("# ran %.1f s: %ld UFFDIO_MOVE calls moved %ld pages (%ld zero,"
-	       " %ld scratch) and skipped %ld holes; %ld whole-THP moves of "
-	       "%ld tries, %ld runs, %ld across page tables, %ld overlapping\n",
+	       " %ld scratch) and skipped %ld holes; %ld whole-THP moves in the lanes,"
+	       " %ld in the areas (%ld tries), %ld runs, %ld across page tables,"
+	       " %ld overlapping\n",
 	       (now_ns() - t0) / 1e9, st.calls, st.pages, st.zero_pages,
-	       st.scratch_pages, st.holes, st.thp_moves, st.thp_tries, st.runs,
+	       st.scratch_pages, st.holes, st.lane_moves, st.thp_moves,
+	       st.thp_tries, st.runs,
 	       st.cross, st.shifts);
 	printf("# EAGAIN %ld (%ld with progress); EBUSY %ld shared after fork,"
 	       " %ld scratch/KSM, %ld swap; faults served %ld (%ld zero "
