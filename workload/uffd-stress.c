@@ -545,6 +545,22 @@ static void make_exclusive(long s)
 	shared[s] = 0;
 }
 
+/* the longest UFFDIO_MOVE call: it held mmap_lock that long */
+static uint64_t call_max_ns;
+static long call_max_pages;
+static int call_max_err;
+
+static void note_call(uint64_t dt, long pages, int err)
+{
+	pthread_mutex_lock(&fail_lock);
+	if (dt > call_max_ns) {
+		call_max_ns = dt;
+		call_max_pages = pages;
+		call_max_err = err;
+	}
+	pthread_mutex_unlock(&fail_lock);
+}
+
 /* Move n slots s -> d (locks held, states checked).  Returns pages moved
  * (all of them unless the contract was broken). */
 static long do_move(struct mover *m, long s, long d, long n, int holes)
@@ -567,6 +583,7 @@ static long do_move(struct mover *m, long s, long d, long n, int holes)
 		long k;
 
 		add(&st.calls, 1);
+		note_call(dt, mv.len / ps, r ? err : 0);
 		if (r == 0) {
 			if (mv.move != (long long)mv.len) {
 				done += unexpected(s + done, d + done,
@@ -901,40 +918,69 @@ static void op_lane(struct mover *m)
 		add(&st.lane_moves, 1);
 }
 
-static void mover_step(struct mover *m)
+enum { OP_ONE, OP_RUN, OP_CROSS, OP_SHIFT, OP_HOLES, OP_LANE, OP_THP,
+       OP_GATHER, NOPS };
+static const char *const op_names[NOPS] = {
+	"one", "run", "cross", "shift", "holes", "lane", "thp", "gather",
+};
+static long op_count[NOPS], op_ns[NOPS];
+
+static int mover_op(struct mover *m, long n)
 {
 	unsigned op = rnd(&m->rng) % 100;
-	long n = 2 + rnd(&m->rng) % 31;
 
-	while (n_extra > reg_slots / 16 && rnd(&m->rng) % 4)
-		drop_zero(m);
 	if (opt.lanes && op % 3 == 0) {		/* a third: whole THPs */
 		op_lane(m);
-	} else if (op < 30) {				/* one page */
+		return OP_LANE;
+	}
+	if (op < 30) {				/* one page */
 		try_move(m, find_run(m, 1, src_ok), find_run(m, 1, empty_ok),
 			 1, 0);
-	} else if (op < 45) {			/* a run */
+		return OP_ONE;
+	}
+	if (op < 45) {				/* a run */
 		add(&st.runs, 1);
 		try_move(m, find_run(m, n, src_ok), find_run(m, n, empty_ok),
 			 n, 0);
-	} else if (op < 62) {			/* crossing page tables */
+		return OP_RUN;
+	}
+	if (op < 62) {				/* crossing page tables */
 		if (try_move(m, find_cross(m, n, src_ok),
 			     rnd(&m->rng) & 1 ? find_cross(m, n, empty_ok) :
 			     find_run(m, n, empty_ok), n, 0))
 			add(&st.cross, 1);
-	} else if (op < 68) {			/* overlapping, downward */
+		return OP_CROSS;
+	}
+	if (op < 68) {				/* overlapping, downward */
 		long s = find_run(m, n, src_ok), k = 1 + rnd(&m->rng) % (n - 1);
 
 		if (s >= 0 && try_move(m, s, s - k, n, 0))
 			add(&st.shifts, 1);
-	} else if (op < 78) {			/* source holes allowed */
+		return OP_SHIFT;
+	}
+	if (op < 78) {				/* source holes allowed */
 		try_move(m, find_run(m, n, any_ok), find_run(m, n, empty_ok),
 			 n, 1);
-	} else if (op < 84 && have_thp) {
-		op_thp(m);
-	} else {
-		op_gather(m);
+		return OP_HOLES;
 	}
+	if (op < 84 && have_thp) {
+		op_thp(m);
+		return OP_THP;
+	}
+	op_gather(m);
+	return OP_GATHER;
+}
+
+static void mover_step(struct mover *m)
+{
+	uint64_t t0 = now_ns();
+	int op;
+
+	while (n_extra > reg_slots / 16 && rnd(&m->rng) % 4)
+		drop_zero(m);
+	op = mover_op(m, 2 + rnd(&m->rng) % 31);
+	add(&op_count[op], 1);
+	add(&op_ns[op], now_ns() - t0);
 }
 
 static void *mover_main(void *arg)
@@ -1012,7 +1058,7 @@ static void *reader_main(void *arg)
 		w = *(volatile uint64_t *)slot_addr(s);
 		add(&st.reads, 1);
 		if (++n % 16 == 0)
-			pace(&last, 4, 0);
+			pace(&last, 1, 0);
 		if (w && tag_id(w) < 0 &&
 		    w != 0x5a5a5a5a5a5a5a5aull)
 			fail(&n_reader_fail, "reader: %p holds %#llx, no tag",
@@ -1090,6 +1136,7 @@ static struct problems verify_all(const char *when)
 {
 	struct problems pr = { 0, 0, 0 };
 	long *seen = calloc(nids, sizeof(long)), npfn = 0;
+	uint64_t t0 = now_ns();
 	uint64_t *pfns = malloc(nslots * sizeof(uint64_t));
 	uint64_t *pm = malloc(area_pages * 8);
 
@@ -1121,9 +1168,10 @@ static struct problems verify_all(const char *when)
 		}
 	add(&st.verifications, 1);
 	if (opt.verbose || pr.corrupt || pr.lost || pr.dup)
-		note("verify (%s): %ld corrupt, %ld lost, %ld duplicated; "
-		     "%ld pages moved so far", when, pr.corrupt, pr.lost,
-		     pr.dup, st.pages);
+		note("verify (%s, %.2f s): %ld corrupt, %ld lost, %ld "
+		     "duplicated; %ld pages moved so far", when,
+		     (now_ns() - t0) / 1e9, pr.corrupt, pr.lost, pr.dup,
+		     st.pages);
 	free(seen);
 	free(pfns);
 	free(pm);
@@ -1186,7 +1234,7 @@ static void *fork_main(void *arg)
 		pid_t pid;
 		int status;
 
-		pace(&last, 5000, 3000);
+		pace(&last, 300, 5000);
 		if (stop)
 			break;
 		lock_all();
@@ -1256,7 +1304,7 @@ static void *madvise_main(void *arg)
 	memset(scratch, SCRATCH_BYTE, ps);
 	while (!stop) {
 		madvise_step(m, scratch);
-		pace(&last, 4, 1);
+		pace(&last, 1, 1);
 	}
 	free(scratch);
 	return NULL;
@@ -1279,7 +1327,7 @@ static void *pageout_main(void *arg)
 		madvise(slot_addr(s), n * ps,
 			rnd(&m->rng) % 3 ? MADV_PAGEOUT : MADV_COLD);
 		add(&st.pageouts, 1);
-		pace(&last, 200, 20);
+		pace(&last, 20, 20);
 	}
 	return NULL;
 }
@@ -1319,7 +1367,7 @@ static void *vma_main(void *arg)
 			    rnd(&m->rng) % 2);
 		struct span sp = { .n = 0 };
 
-		pace(&last, 100, 10);
+		pace(&last, 10, 10);
 		if (!run_is(s, n, any_ok))
 			continue;
 		span_add(&sp, s, n);
@@ -1359,7 +1407,7 @@ static void *collapse_main(void *arg)
 			}
 		madvise(slot_addr(r * pmd_pages), pmd_pages * ps, MADV_COLLAPSE);
 		add(&st.collapses, 1);
-		pace(&last, 500, 50);
+		pace(&last, 50, 50);
 	}
 	return NULL;
 }
@@ -1383,7 +1431,7 @@ static void *compact_main(void *arg)
 	while (!stop) {
 		if (write_file("/proc/sys/vm/compact_memory", "1") == 0)
 			add(&st.compactions, 1);
-		pace(&last, 10000, 2000);
+		pace(&last, 500, 10000);
 	}
 	return NULL;
 }
@@ -1404,7 +1452,7 @@ static void *proc_main(void *arg)
 		}
 		pread(pagemap_fd, buf, 8 * (1 + rnd(&m->rng) % 1024),
 		      (uintptr_t)slot_addr(rnd_slot(m)) / ps * 8);
-		pace(&last, 300, 20);
+		pace(&last, 30, 50);
 	}
 	return NULL;
 }
@@ -1427,7 +1475,7 @@ static void *writer_main(void *arg)
 		if (p != MAP_FAILED)
 			munmap(p, 4 * ps);
 		lat[nlat++] = now_ns() - t0;
-		pace(&last, 10, 2);
+		pace(&last, 2, 2);
 	}
 	return NULL;
 }
@@ -1818,6 +1866,14 @@ int main(int argc, char **argv)
 	if (n_reference_bug)
 		printf("# reference kernel: %ld EEXIST after the pages did "
 		       "move (its known bug, not counted)\n", n_reference_bug);
+	printf("# mover ops (count, mean us):");
+	for (int k = 0; k < NOPS; k++)
+		printf(" %s %ld %.0f", op_names[k], op_count[k],
+		       op_count[k] ? op_ns[k] / 1e3 / op_count[k] : 0.0);
+	printf("\n");
+	printf("# longest UFFDIO_MOVE call: %.3f ms (%ld pages, %s)\n",
+	       call_max_ns / 1e6, call_max_pages,
+	       call_max_err ? strerror(call_max_err) : "moved");
 	latency_summary();
 	if (opt.pages_goal)
 		check(st.pages >= opt.pages_goal, "moved %ld pages (goal %ld)",
