@@ -301,8 +301,8 @@ static void sleep_ms(long ms)
  * to the moves, natively as under TCG. */
 static void pace(long *last, long every, long min_ms)
 {
-	if (min_ms)
-		sleep_ms(min_ms);
+	for (long t = 0; t < min_ms && !stop; t += 20)
+		sleep_ms(min_ms - t < 20 ? min_ms - t : 20);
 	while (!stop && __atomic_load_n(&st.calls, __ATOMIC_RELAXED) - *last <
 	       every)
 		sleep_ms(5);
@@ -978,9 +978,15 @@ static void mover_step(struct mover *m)
 
 	while (n_extra > reg_slots / 16 && rnd(&m->rng) % 4)
 		drop_zero(m);
+	long calls = __atomic_load_n(&st.calls, __ATOMIC_RELAXED);
+
 	op = mover_op(m, 2 + rnd(&m->rng) % 31);
 	add(&op_count[op], 1);
 	add(&op_ns[op], now_ns() - t0);
+	/* nothing found or locked: back off rather than take the CPU from
+	 * the thread holding the locks (under TCG that costs seconds) */
+	if (__atomic_load_n(&st.calls, __ATOMIC_RELAXED) == calls)
+		usleep(200);
 }
 
 static void *mover_main(void *arg)
