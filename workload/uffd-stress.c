@@ -1869,6 +1869,10 @@ int main(int argc, char **argv)
 	       "verifications\n", st.forks, st.madvises, st.pageouts,
 	       st.mprotects, st.mlocks, st.collapses, st.compactions,
 	       st.verifications);
+	printf("# of the %ld pages, %ld moved in whole THP-sized regions, %ld "
+	       "in smaller moves\n", st.pages,
+	       (st.lane_moves + st.thp_moves) * pmd_pages,
+	       st.pages - (st.lane_moves + st.thp_moves) * pmd_pages);
 	if (n_reference_bug)
 		printf("# reference kernel: %ld EEXIST after the pages did "
 		       "move (its known bug, not counted)\n", n_reference_bug);
