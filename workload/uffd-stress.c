@@ -561,6 +561,15 @@ static void note_call(uint64_t dt, long pages, int err)
 	pthread_mutex_unlock(&fail_lock);
 }
 
+/* A move that spun its retry budget on a swap entry, then said EAGAIN. */
+static void stalled(long s, uint64_t dt)
+{
+	add(&n_stall_swap, 1);
+	note("move stopped at swap entry %p after %.1f ms with EAGAIN (a "
+	     "large swap-cache folio must give EBUSY at once)", slot_addr(s),
+	     dt / 1e6);
+}
+
 /* Move n slots s -> d (locks held, states checked).  Returns pages moved
  * (all of them unless the contract was broken). */
 static long do_move(struct mover *m, long s, long d, long n, int holes)
@@ -597,19 +606,14 @@ static long do_move(struct mover *m, long s, long d, long n, int holes)
 		    mv.move < (long long)mv.len && mv.move % ps == 0))) {
 			add(&st.eagain, 1);
 			k = mv.move > 0 ? mv.move / ps : 0;
+			if (!k && dt > 45000000 && (pagemap(s + done) & PM_SWAP))
+				stalled(s + done, dt);
 			if (k) {
 				add(&st.eagain_progress, 1);
 				commit(s + done, d + done, k);
 				done += k;
 				stuck = 0;
 				continue;
-			}
-			if (dt > 45000000 && (pagemap(s + done) & PM_SWAP)) {
-				add(&n_stall_swap, 1);
-				note("move of swap entry %p stalled %.1f ms, then"
-				     " EAGAIN (a large swap-cache folio must "
-				     "give EBUSY at once)", slot_addr(s + done),
-				     dt / 1e6);
 			}
 			if (++stuck > 3)	/* map it: swap cache, migration */
 				(void)*(volatile uint64_t *)slot_addr(s + done);
