@@ -161,6 +161,18 @@ class Results:
             if p99:
                 self._add(tag + ' fault lat p99', 'us', statistics.median(p99),
                           min(p99), max(p99), len(p99), '')
+            # thread faults: the CPU the collector and the handler thread
+            # used, i.e. compaction work without the mutators' share of the
+            # CPU, which is the scheduler's choice (bench/README.md, "gcsim
+            # in thread-fault mode on 6.1")
+            gcpu = [num(kv.get('cpu_collector_ms')) + num(kv.get('cpu_handler_ms'))
+                    for kv in runs if fmode.startswith('thread') and
+                    num(kv.get('cpu_collector_ms')) is not None and
+                    num(kv.get('cpu_handler_ms')) is not None]
+            if gcpu:
+                self._add(tag + ' GC CPU', 'ms', statistics.median(gcpu),
+                          min(gcpu), max(gcpu), len(gcpu),
+                          'collector + handler thread')
         for key in sorted(gc, key=order):
             heap, threads, fmode, recycle, mode = key
             if mode != 'move':

@@ -98,6 +98,25 @@ case=copy_contig_mt pages=64 page_bytes=4096 reps=3 rounds=3 ns_per_page_median=
         self.assertNotIn('MOVE contig, sibling/alone', r.rows)
         self.assertIn('MOVE/COPY contig', r.rows)
 
+    def test_gc_cpu(self):
+        # thread faults: collector + handler CPU per run; not for sigbus
+        path = os.path.join(self.dir.name, 'cpu.txt')
+        with open(path, 'w') as f:
+            for ms, c, h in ((40.0, 10.0, 11.0), (45.0, 12.0, 11.0),
+                             (50.0, 11.0, 13.0)):
+                f.write('workload=gcsim mode=move heap_mib=32 threads=2 '
+                        'recycle=1 fault_mode=thread compaction_ms=%s '
+                        'cpu_collector_ms=%s cpu_handler_ms=%s verify=ok\n'
+                        % (ms, c, h))
+            f.write('workload=gcsim mode=move heap_mib=32 threads=2 recycle=1 '
+                    'fault_mode=sigbus compaction_ms=30 cpu_collector_ms=9 '
+                    'cpu_handler_ms=0.01 verify=ok\n')
+        r = report.Results(path)
+        row = r.rows['gcsim move 32M t2 GC CPU']
+        self.assertEqual((row['median'], row['lo'], row['hi']), (23.0, 21.0, 24.0))
+        self.assertNotIn('gcsim move 32M t2 sigbus GC CPU', r.rows)
+        self.assertIn('gcsim move 32M t2 sigbus time', r.rows)
+
     def test_contend_case(self):
         # move_contend_mt: the move's and the writer's latencies get rows of
         # their own; a comparison gives each its ours/upstream ratio
