@@ -40,6 +40,10 @@ CONTEND_KEYS = (
     ('writer_p99_ns', 'mmap+munmap p99, mover running', 'ns/pair'),
     ('writer_alone_p50_ns', 'mmap+munmap median, alone', 'ns/pair'),
     ('writer_alone_p99_ns', 'mmap+munmap p99, alone', 'ns/pair'),
+    ('move_sleeps', 'mover blocked (sleeps), writer running', 'count'),
+    ('move_alone_sleeps', 'mover blocked (sleeps), alone', 'count'),
+    ('writer_sleeps', 'writer blocked (sleeps), mover running', 'count'),
+    ('writer_alone_sleeps', 'writer blocked (sleeps), alone', 'count'),
 )
 
 

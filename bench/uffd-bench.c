@@ -25,6 +25,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
@@ -489,12 +490,24 @@ struct writer {
 	int running, stop;	/* atomics */
 	uint64_t until;		/* 0: until stop; else stop at this now_ns() */
 	struct lat t0, dt;	/* start time and duration of every pair */
+	long sleeps;		/* voluntary context switches of this run */
 };
+
+/* This thread's voluntary context switches so far: a thread that blocks on
+ * a lock (mmap_lock's rwsem) sleeps, one whose vCPU the host preempts does
+ * not, so this counts lock waits whatever the host's load. */
+static long vcsw_self(void)
+{
+	struct rusage ru;
+
+	return getrusage(RUSAGE_THREAD, &ru) ? 0 : ru.ru_nvcsw;
+}
 
 static void *writer_main(void *arg)
 {
 	struct writer *w = arg;
 	size_t len = WR_PAGES * pg;
+	long v0 = vcsw_self();
 
 	__atomic_store_n(&w->running, 1, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&w->stop, __ATOMIC_ACQUIRE)) {
@@ -515,6 +528,7 @@ static void *writer_main(void *arg)
 		if (w->until && b >= w->until)
 			break;
 	}
+	w->sleeps = vcsw_self() - v0;
 	return NULL;
 }
 
@@ -583,10 +597,13 @@ static double lat_q(struct lat *l, double q)
 
 /* One repetition; appends to the four sample sets; returns the median of
  * this repetition's contended moves. */
+static long sl_m_alone, sl_m_both, sl_w_alone, sl_w_both; /* sleeps */
+
 static double contend_rep(size_t npages, struct writer *w, struct lat *m_alone,
 			  struct lat *m_both, struct lat *w_alone, struct lat *w_both,
 			  uint64_t *pairs_both)
 {
+	long v;
 	size_t len = npages * pg, half = npages / 2;
 	char *src = map_area(len, 0), *dst = map_area(len, 0);
 	struct lat rep = { 0 };
@@ -597,13 +614,18 @@ static double contend_rep(size_t npages, struct writer *w, struct lat *m_alone,
 	uffd_register(uffd, dst, len);
 
 	/* the mover alone */
+	v = vcsw_self();
 	move_pages_timed(dst, src, 0, half, m_alone);
+	sl_m_alone += vcsw_self() - v;
 	/* both */
 	writer_start(w, 0);
 	t0 = now_ns();
+	v = vcsw_self();
 	move_pages_timed(dst, src, half, npages, &rep);
+	sl_m_both += vcsw_self() - v;
 	t1 = now_ns();
 	writer_stop(w);
+	sl_w_both += w->sleeps;
 	*pairs_both += writer_collect(w, t0, t1, w_both);
 	for (size_t i = 0; i < rep.n; i++)
 		lat_push(m_both, rep.v[i]);
@@ -611,6 +633,7 @@ static double contend_rep(size_t npages, struct writer *w, struct lat *m_alone,
 	t2 = now_ns();
 	writer_start(w, t2 + (t1 - t0));
 	pthread_join(w->th, NULL);
+	sl_w_alone += w->sleeps;
 	writer_collect(w, t2, UINT64_MAX, w_alone);
 
 	check_dst("move_contend_mt", dst, npages);
@@ -644,6 +667,7 @@ static void run_contend_case(const struct bcase *c, size_t npages, int reps)
 	pin_self(cpu_mover);
 	contend_rep(npages, &w, &junk[0], &junk[1], &junk[2], &junk[3],
 		    &junk_pairs);	/* warm-up */
+	sl_m_alone = sl_m_both = sl_w_alone = sl_w_both = 0;
 	for (int k = 0; k < reps; k++)
 		v[k] = contend_rep(npages, &w, &m_alone, &m_both, &w_alone,
 				   &w_both, &pairs);
@@ -656,12 +680,14 @@ static void run_contend_case(const struct bcase *c, size_t npages, int reps)
 	printf(" move_p50_ns=%.0f move_p99_ns=%.0f move_alone_p50_ns=%.0f "
 	       "move_alone_p99_ns=%.0f writer_p50_ns=%.0f writer_p99_ns=%.0f "
 	       "writer_alone_p50_ns=%.0f writer_alone_p99_ns=%.0f moves=%zu "
-	       "writer_pairs=%" PRIu64 " writer_alone_pairs=%zu mover_cpu=%d "
-	       "sibling_cpu=%d\n",
+	       "writer_pairs=%" PRIu64 " writer_alone_pairs=%zu "
+	       "move_sleeps=%ld move_alone_sleeps=%ld writer_sleeps=%ld "
+	       "writer_alone_sleeps=%ld mover_cpu=%d sibling_cpu=%d\n",
 	       lat_q(&m_both, 0.5), lat_q(&m_both, 0.99), lat_q(&m_alone, 0.5),
 	       lat_q(&m_alone, 0.99), lat_q(&w_both, 0.5), lat_q(&w_both, 0.99),
 	       lat_q(&w_alone, 0.5), lat_q(&w_alone, 0.99), m_both.n, pairs,
-	       w_alone.n, cpu_mover, cpu_sibling);
+	       w_alone.n, sl_m_both, sl_m_alone, sl_w_both, sl_w_alone,
+	       cpu_mover, cpu_sibling);
 	fflush(stdout);
 	munmap(guard, glen);
 	free(m_alone.v);
