@@ -561,6 +561,16 @@ static void note_call(uint64_t dt, long pages, int err)
 	pthread_mutex_unlock(&fail_lock);
 }
 
+/* Read back the swapped-out pages of a run: a large folio in the swap
+ * cache (our series says EAGAIN after its retry budget, upstream EBUSY)
+ * would otherwise stop the move once for each of its pages. */
+static void swap_in(long s, long n)
+{
+	for (long i = 0; i < n; i++)
+		if (state(s + i) & S_DATA && pagemap(s + i) & PM_SWAP)
+			(void)*(volatile uint64_t *)slot_addr(s + i);
+}
+
 /* A move that spun its retry budget on a swap entry, then said EAGAIN. */
 static void stalled(long s, uint64_t dt)
 {
@@ -615,7 +625,9 @@ static long do_move(struct mover *m, long s, long d, long n, int holes)
 				stuck = 0;
 				continue;
 			}
-			if (++stuck > 3)	/* map it: swap cache, migration */
+			if (pagemap(s + done) & PM_SWAP)
+				swap_in(s + done, n - done);
+			else if (++stuck > 3)	/* migration entry, lock */
 				(void)*(volatile uint64_t *)slot_addr(s + done);
 			if (stuck > 2000) {
 				fail(&n_errno_fail, "move %p -> %p: EAGAIN "
