@@ -353,9 +353,13 @@ static int span_trylock(struct span *sp)
 	return 1;
 }
 
+/* Blocking, from the last chunk down: the lanes' long moves are waited
+ * for before the areas are held, so small moves go on meanwhile. (Every
+ * blocking locker takes this order or a single chunk; the others only
+ * try.) */
 static void lock_all(void)
 {
-	for (long c = 0; c < nchunks; c++)
+	for (long c = nchunks - 1; c >= 0; c--)
 		pthread_mutex_lock(&locks[c]);
 }
 
