@@ -50,10 +50,14 @@ class QemuArgvTest(unittest.TestCase):
         self.assertEqual(argv.count('-smp'), 1)
         # the rest of the machine is the same
         wall = self.argv()
-        for opt in ('-accel', '-cpu', '-m', '-kernel', '-initrd', '-append',
+        for opt in ('-accel', '-cpu', '-m', '-kernel', '-initrd',
                     '-drive', '-serial'):
             self.assertEqual(argv[argv.index(opt) + 1],
                              wall[wall.index(opt) + 1], opt)
+        # but for the wall clock's clocksource
+        self.assertEqual(argv[argv.index('-append') + 1] + ' clocksource=hpet',
+                         wall[wall.index('-append') + 1])
+        self.assertNotIn('clocksource', argv[argv.index('-append') + 1])
 
     def test_an_unknown_clock_is_refused(self):
         with self.assertRaises(ValueError):
