@@ -4,7 +4,8 @@ WB = python3 -m wb
 CONFIG ?= guest
 FILES ?=
 TIMEOUT ?= 900
-# guest clock: wall or icount (bench/README.md); empty: bench icount, vm wall
+# guest clock: wall or icount (bench/README.md); empty: bench and run icount,
+# vm and shell wall
 CLOCK ?=
 # x86_64, arm64 or i386; empty: x86_64, and for make check all three
 ARCH ?=
