@@ -353,13 +353,13 @@ static int span_trylock(struct span *sp)
 	return 1;
 }
 
-/* Blocking, from the last chunk down: the lanes' long moves are waited
- * for before the areas are held, so small moves go on meanwhile. (Every
- * blocking locker takes this order or a single chunk; the others only
- * try.) */
+/* Blocking, in ascending order (every blocking locker takes this order or
+ * a single chunk; the others only try).  Taking the lanes first was
+ * tried: the areas' trylocking movers then starve the blocked locker while
+ * it holds the lanes, and the volume drops fivefold under TCG. */
 static void lock_all(void)
 {
-	for (long c = nchunks - 1; c >= 0; c--)
+	for (long c = 0; c < nchunks; c++)
 		pthread_mutex_lock(&locks[c]);
 }
 
