@@ -10,7 +10,7 @@ import unittest
 
 from . import arch as arches, deps, guest, kbuild, paths, results, tree
 
-SELFTESTS = ['uffd-move', 'userfaultfd']
+SELFTESTS = ['uffd-move', 'userfaultfd', 'mremap_test', 'mremap_dontunmap']
 USERSPACE = paths.userspace()
 GUEST_TIMEOUT = int(os.environ.get('TIMEOUT', '1800'))
 # The guest clock of make bench unless CLOCK= says otherwise: see "Which
