@@ -2,7 +2,7 @@
 import argparse
 import sys
 
-from . import arch, check, deps, guest, kbuild, series, stress, tree
+from . import arch, check, deps, guest, kbuild, profile, series, stress, tree
 
 
 def clock_option(p, default):
@@ -57,6 +57,11 @@ def main(argv=None):
     p.add_argument('--ref', default=None, help='also upstream, e.g. 6.12')
     clock_option(p, check.BENCH_CLOCK)
     arch_option(p)
+    p = sub.add_parser('profile', help='where a one-page move spends its '
+                       'guest instructions')
+    p.add_argument('--ref', default=None, help='also upstream, e.g. 6.12')
+    p.add_argument('--calls', type=int, default=profile.CALLS)
+    arch_option(p)
     a = ap.parse_args(argv)
 
     if a.cmd == 'deps':
@@ -84,6 +89,8 @@ def main(argv=None):
         return check.check(a.arch)
     elif a.cmd == 'bench':
         return check.bench(a.ref, a.clock, arch=arch.get(a.arch).name)
+    elif a.cmd == 'profile':
+        return profile.profile(a.ref, arch=a.arch, calls=a.calls)
     elif a.cmd == 'host':
         return check.host()
     elif a.cmd == 'stress':

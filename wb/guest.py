@@ -156,8 +156,9 @@ def capture(argv, log, timeout, echo=None):
 
 def boot(config, cmd=None, files=None, timeout=600, echo=None,
          interactive=False, log=None, bindirs=(), clock='wall',
-         arch='x86_64'):
-    """Boot the kernel of config; run cmd with files; return a Run."""
+         arch='x86_64', qemu_extra=(), append=''):
+    """Boot the kernel of config; run cmd with files; return a Run.
+    qemu_extra: more QEMU options; append: more kernel parameters."""
     a = arches.get(arch)
     kernel = os.path.join(paths.obj(config, a.name), a.image)
     if not os.path.exists(kernel):
@@ -171,8 +172,9 @@ def boot(config, cmd=None, files=None, timeout=600, echo=None,
         swap = os.path.join(tmp, 'swap.img')
         with open(swap, 'wb') as f:
             f.truncate(SWAP_BYTES)
-        argv = qemu_argv(kernel, initrd, swap, interactive, clock=clock,
-                         arch=a.name)
+        argv = qemu_argv(kernel, initrd, swap, interactive,
+                         extra_append=append, clock=clock,
+                         arch=a.name) + list(qemu_extra)
         if interactive:
             rc = subprocess.call(argv)
             return Run([], rc, False, None)
