@@ -20,6 +20,10 @@ TOOLS = ['build-essential', 'bc', 'bison', 'flex', 'libelf-dev',
 
 PROGRAMS = {
     'sh': 'dash', 'make': 'make', 'gcc': 'build-essential',
+    # binutils, which build-essential brings: gcc runs as and ld, wb
+    # profile nm and objdump
+    'as': 'build-essential', 'ld': 'build-essential',
+    'nm': 'build-essential', 'objdump': 'build-essential',
     'git': 'git', 'tar': 'tar', 'xz': 'xz-utils', 'cpio': 'cpio',
     'bc': 'bc', 'bison': 'bison', 'flex': 'flex', 'rsync': 'rsync',
     'perl': 'perl', 'qemu-system-x86_64': 'qemu-system-x86',
