@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * move-one - the one-page UFFDIO_MOVE of a fault handler, in a loop, for
- * bench/profile.py: CALLS calls, each moving one page between two
+ * wb/profile.py: CALLS calls, each moving one page between two
  * uffd-registered regions of PAGES pages (separate mappings, so separate
  * anon_vmas), back and forth, in a scattered order.  The calls run between
  * profile_start() and profile_stop(), the marks of bench/qprof.c.

@@ -60,7 +60,12 @@ def main(argv=None):
     p = sub.add_parser('profile', help='where a one-page move spends its '
                        'guest instructions')
     p.add_argument('--ref', default=None, help='also upstream, e.g. 6.12')
-    p.add_argument('--calls', type=int, default=profile.CALLS)
+    p.add_argument('--calls', type=int, default=profile.CALLS,
+                   help='a multiple of %d (default %d)'
+                   % (profile.PAGES, profile.CALLS))
+    p.add_argument('--annotate', action='append', default=[],
+                   metavar='FUNC', help="also FUNC's disassembly with the "
+                   'runs per call of each instruction (repeatable)')
     arch_option(p)
     a = ap.parse_args(argv)
 
@@ -90,7 +95,8 @@ def main(argv=None):
     elif a.cmd == 'bench':
         return check.bench(a.ref, a.clock, arch=arch.get(a.arch).name)
     elif a.cmd == 'profile':
-        return profile.profile(a.ref, arch=a.arch, calls=a.calls)
+        return profile.profile(a.ref, arch=a.arch, calls=a.calls,
+                               annotate_funcs=a.annotate)
     elif a.cmd == 'host':
         return check.host()
     elif a.cmd == 'stress':
