@@ -11,8 +11,8 @@ CLOCK ?=
 ARCH ?=
 A = $(if $(ARCH),--arch $(ARCH))
 
-.PHONY: run bench check tree series series-check series-bisect build vm shell \
-	check-host wb-selftests deps python3 stress
+.PHONY: run bench profile check tree series series-check series-bisect build \
+	vm shell check-host wb-selftests deps python3 stress
 
 run: python3
 	$(WB) vm --config guest --files workload --timeout $(TIMEOUT) --clock $(or $(CLOCK),icount) $(A) \
@@ -20,6 +20,12 @@ run: python3
 
 bench: python3
 	$(WB) bench $(if $(REF),--ref $(REF)) $(if $(CLOCK),--clock $(CLOCK)) $(A)
+
+# CALLS: one-page moves, a multiple of 64; ANNOTATE: kernel functions whose
+# instructions to show (bench/README.md)
+profile: python3
+	$(WB) profile $(if $(REF),--ref $(REF)) $(if $(CALLS),--calls $(CALLS)) $(A) \
+		$(foreach f,$(ANNOTATE),--annotate $(f))
 
 check: python3
 	$(WB) check $(A)
