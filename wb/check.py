@@ -127,28 +127,34 @@ class Clock:
         return ', '.join('%s %d s' % (n, s) for n, s in self.spans())
 
 
-def check_arch(tally, arch):
-    """Build the debug kernel of arch once, boot it, run the suite; every
-    result is named "<arch>: ...".  A failed build is one failed result,
-    and the other arches still run."""
-    prefix = arch + ': '
+# Kernels make check boots besides each arch's debug kernel: (arch,
+# config, the guest's command).  nothp: the debug kernel without THP, as
+# PREEMPT_RT builds it, for the move's own tests.
+VARIANTS = [('x86_64', 'nothp', 'run-tests uffd-move')]
+
+
+def check_arch(tally, arch, config='debug', cmd='run-tests'):
+    """Build the config kernel of arch once, boot it, run cmd's suite;
+    every result is named "<arch>: ..." (or "<arch> <config>: ...").  A
+    failed build is one failed result, and the other arches still run."""
+    prefix = arch + ': ' if config == 'debug' else '%s %s: ' % (arch, config)
     clock = Clock()
     try:
-        bindirs = prepare('debug', arch)
+        bindirs = prepare(config, arch)
     except SystemExit as e:
-        report(tally, False, prefix + 'the debug kernel and the tests build',
-               [str(e)])
+        report(tally, False, prefix + 'the %s kernel and the tests build'
+               % config, [str(e)])
         return clock
     clock.mark('build')
-    deps.say('booting the %s debug kernel under QEMU (TCG) to run the tests'
-             % arch)
+    deps.say('booting the %s %s kernel under QEMU (TCG) to run the tests'
+             % (arch, config))
 
     def echo(line):
         if len(clock.marks) == 2 and results.clean(line).startswith(
                 '# run:'):
             clock.mark('boot')
         echo_program_output(line)
-    run = guest.boot('debug', cmd='run-tests', timeout=GUEST_TIMEOUT,
+    run = guest.boot(config, cmd=cmd, timeout=GUEST_TIMEOUT,
                      echo=echo, bindirs=bindirs, arch=arch)
     if len(clock.marks) == 2:
         clock.mark('boot')
@@ -171,6 +177,10 @@ def check(arch_spec=None):
     times = []
     for name in names:
         times.append((name, check_arch(tally, name)))
+    for name, config, cmd in VARIANTS:
+        if name in names:
+            times.append(('%s %s' % (name, config),
+                          check_arch(tally, name, config, cmd)))
     for name, clock in times:
         print('%s: %s' % (name, clock.line()))
     print(tally.line(), flush=True)

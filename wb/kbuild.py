@@ -18,6 +18,7 @@ CONFIGS = {
     'guest': ['guest.config'],
     'debug': ['guest.config', 'debug.config'],
     'kasan': ['guest.config', 'debug.config', 'kasan.config'],
+    'nothp': ['guest.config', 'debug.config', 'nothp.config'],
     'bisect': ['guest.config'],
     'ref-6.12': ['guest.config'],
 }
@@ -57,10 +58,19 @@ def fingerprint(config, arch='x86_64'):
 
 def unmet(merge_output, lacks=()):
     """Options merge_config.sh asked for but Kconfig did not give, less
-    those the arch is known to lack."""
-    return [o for o in (l.split()[3] for l in merge_output.splitlines()
-                        if l.startswith('Value requested for'))
-            if o[len('CONFIG_'):] not in lacks]
+    those the arch is known to lack and those asked to be off that are
+    absent (an option whose dependencies are off is not written)."""
+    lines = merge_output.splitlines()
+    out = []
+    for i, line in enumerate(lines):
+        if not line.startswith('Value requested for'):
+            continue
+        option = line.split()[3]
+        asked = lines[i + 1] if i + 1 < len(lines) else ''
+        if asked.endswith(' is not set') or option[len('CONFIG_'):] in lacks:
+            continue
+        out.append(option)
+    return out
 
 
 def configure(config, tree=paths.TREE, arch='x86_64'):

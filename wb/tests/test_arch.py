@@ -84,6 +84,17 @@ class FragmentsTest(unittest.TestCase):
         self.assertEqual(kbuild.unmet(out, arch.get('i386').lacks),
                          ['CONFIG_KFENCE'])
 
+    def test_an_option_asked_off_may_be_absent(self):
+        out = ('Value requested for CONFIG_TRANSPARENT_HUGEPAGE_MADVISE not '
+               'in final .config\n'
+               'Requested value:  # CONFIG_TRANSPARENT_HUGEPAGE_MADVISE is '
+               'not set\n'
+               'Actual value:     \n'
+               'Value requested for CONFIG_KFENCE not in final .config\n'
+               'Requested value:  CONFIG_KFENCE=y\n'
+               'Actual value:     \n')
+        self.assertEqual(kbuild.unmet(out), ['CONFIG_KFENCE'])
+
     def test_selftests_are_cross_built_for_the_arch(self):
         self.assertIn('CROSS_COMPILE=i686-linux-gnu-',
                       kbuild.selftest_vars('i386'))
